@@ -1,0 +1,92 @@
+"""Extraction throughput: the whole pipeline against decoding alone on the same videos.
+
+Decoding alone opens every clip and decodes exactly the frames the pipeline decodes (the same windows);
+the pipeline then runs end to end (decode, track, depth, lift, encode + write shards). Prints clips/s of
+both, their ratio, and the share of pipeline time per stage (from the run's manifest). The issue's aim: on
+the CPU with opencv-lk, the pipeline runs at >= 1/3 of the decode-only rate.
+
+    .venv/bin/python bench/extract.py                         # Meta-World episodes generated on the spot
+    .venv/bin/python bench/extract.py --videos my_videos/ assume_fovy_degrees=60   # your folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: F401  (before any MuJoCo GL context)
+import torchvision  # noqa: F401
+
+from dynaflip.config import load_config
+from dynaflip.extract.cli import DEFAULT_CONFIG
+from dynaflip.extract.config import ExtractConfig
+from dynaflip.extract.runner import collect_clips, run_extraction
+from dynaflip.extract.sampling import clip_rng, plan_windows
+from dynaflip.extract.sources import iter_folder_clips
+from dynaflip.extract.video import VideoReader
+
+
+def decode_only(clips, config: ExtractConfig) -> float:
+    """Seconds to decode every frame the pipeline will decode."""
+    start = time.perf_counter()
+    for clip in clips:
+        video = VideoReader(clip.video_path, short_side=config.output.image_size)
+        info = video.info
+        first = 0 if clip.start_seconds is None else round(clip.start_seconds * info.fps)
+        stop = info.num_frames if clip.end_seconds is None else min(info.num_frames, round(clip.end_seconds * info.fps))
+        windows = plan_windows(stop - first, info.fps, config=config.sampling, rng=clip_rng(clip.clip_id, config.seed))
+        video.read(sorted({first + i for w in windows for i in (*w.tracked, *w.stored)}))
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", help="a plain video folder (default: generate Meta-World episodes)")
+    parser.add_argument("--episodes-per-task", type=int, default=4)
+    parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "dynaflip-bench-videos"))
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_args(argv)
+    config = load_config(
+        ExtractConfig, files=[DEFAULT_CONFIG], overrides=["output.text_embeddings=false", *args.overrides]
+    )
+
+    videos = args.videos
+    if videos is None:
+        from dynaflip.sim import QUICK_SUITE, generate_episodes
+
+        videos = args.cache
+        generate_episodes(list(QUICK_SUITE), episodes_per_task=args.episodes_per_task, out_dir=videos, progress=True)
+    clips, _ = collect_clips(iter_folder_clips(videos, default_embodiment="sim"))
+    print(
+        f"# {len(clips)} clips from {videos}; {config.sampling.references_per_clip} windows per clip, "
+        f"tracking at <= {config.sampling.track_fps} fps, {config.output.image_size} px, workers {args.workers}"
+    )
+
+    decode_only(clips[:1], config)  # warm the file cache and decord
+    decode_seconds = decode_only(clips, config)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        summary = run_extraction(
+            clips, out_dir=out, config=config, source="bench", workers=args.workers, progress=False
+        )
+        pipeline_seconds = time.perf_counter() - start
+    decode_rate = len(clips) / decode_seconds
+    pipeline_rate = len(clips) / pipeline_seconds
+    print(f"decode only     {decode_rate:8.2f} clips/s  ({decode_seconds:.2f} s)")
+    print(f"whole pipeline  {pipeline_rate:8.2f} clips/s  ({pipeline_seconds:.2f} s, {summary.samples} samples)")
+    print(f"ratio pipeline / decode-only: {pipeline_rate / decode_rate:.2f} (aim: >= 0.33)")
+    stages = summary.manifest.get("seconds", {})
+    total = sum(stages.values()) or 1.0
+    print("share of pipeline time: " + ", ".join(f"{k} {v / total:.0%}" for k, v in stages.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

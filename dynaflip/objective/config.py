@@ -1,0 +1,65 @@
+"""The objective's switches and weights. Every ablation of the paper is one of these fields.
+
+=========================  ======================================================================
+paper ablation             config
+=========================  ======================================================================
+full DynaFLIP              (defaults)
+no 3D flow                 ``modalities: [image, language]`` (pairwise image-language InfoNCE)
+no language                ``modalities: [image, flow]`` (pairwise image-flow InfoNCE)
+anchor-based alignment     ``alignment: pairwise`` (each modality against ``anchor``)
+no negatives               ``negatives: false`` (minimise the positive energy only)
+no cosine regulariser      ``alpha: 0``
+no actor loss              ``lambda_act: 0``
+no temporal loss           ``lambda_tcn: 0``
+image only (baseline)      ``modalities: [image]`` (no alignment; temporal and actor terms only)
+=========================  ======================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Modality = Literal["image", "language", "flow"]
+MODALITIES: tuple[str, ...] = ("image", "language", "flow")
+
+
+@dataclass
+class ObjectiveConfig:
+    alignment: Literal["area", "pairwise"] = "area"
+    modalities: list[Modality] = field(default_factory=lambda: ["image", "language", "flow"])
+    anchor: Modality = "language"
+    negatives: bool = True
+    alpha: float = 1.0
+    temperature: float = 0.07
+    learnable_temperature: bool = False
+    area_eps: float = 1e-8
+    # Identical instructions in one batch are not negatives of each other when language is the anchor.
+    mask_duplicate_text: bool = True
+    lambda_tcn: float = 1.0
+    tcn_temperature: float = 0.1
+    lambda_act: float = 1.0
+
+    def __post_init__(self) -> None:
+        if "image" not in self.modalities:
+            raise ValueError(
+                f"objective.modalities: must include 'image' (the encoder being trained), got {self.modalities}"
+            )
+        if len(set(self.modalities)) != len(self.modalities):
+            raise ValueError(f"objective.modalities: duplicates in {self.modalities}")
+        if self.alignment == "pairwise" and len(self.modalities) == 3 and self.anchor not in self.modalities:
+            raise ValueError(f"objective.anchor: '{self.anchor}' is not among modalities {self.modalities}")
+        if self.temperature <= 0 or self.tcn_temperature <= 0:
+            raise ValueError("objective.temperature and objective.tcn_temperature must be positive")
+
+    @property
+    def uses_language(self) -> bool:
+        return "language" in self.modalities
+
+    @property
+    def uses_flow(self) -> bool:
+        return "flow" in self.modalities
+
+    @property
+    def has_alignment(self) -> bool:
+        return len(self.modalities) > 1

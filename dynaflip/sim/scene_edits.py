@@ -1,0 +1,180 @@
+"""Applying an OOD shift to an updated ``mjvScene``: render-only edits after ``update_scene``.
+
+Nothing here writes to ``MjModel`` or ``MjData``; each render rebuilds the scene from the simulator, so a
+frame rendered without a shift is bit-identical to one rendered before any shift was used. Added geoms
+(distractors, occluder) are ordinary scene geoms, so RGB, depth and segmentation all see them; they carry
+``objid = RENDER_ONLY_OBJID`` so segmentation can tell them apart.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .backend import import_mujoco
+from .camera import axis_rotation, closest_point_on_axis, perturb_camera_pose
+from .shifts import Shift
+
+RENDER_ONLY_OBJID = -2
+WORKSPACE_CENTRE = np.array([0.0, 0.6, 0.05])  # Meta-World's table workspace (world metres)
+TABLE_TOP_Z = 0.0  # the table's top surface in Meta-World v3 scenes
+TABLE_BODY = "tablelink"
+TABLE_TEXTURE_MATERIALS = {"wood": "table_wood", "metal": "wall_metal"}  # cube textures: they map onto boxes
+_GEOM_TYPES = {
+    "box": "mjGEOM_BOX",
+    "sphere": "mjGEOM_SPHERE",
+    "cylinder": "mjGEOM_CYLINDER",
+    "capsule": "mjGEOM_CAPSULE",
+}
+
+
+def shifted_camera_pose(shift: Shift | None, cam_to_world: np.ndarray) -> np.ndarray:
+    """The camera pose to render from: moved by a 'camera' shift, else ``cam_to_world`` unchanged."""
+    if shift is None or shift.name != "camera":
+        return cam_to_world
+    params = shift.params
+    return perturb_camera_pose(
+        cam_to_world,
+        pivot=closest_point_on_axis(cam_to_world, WORKSPACE_CENTRE),
+        azimuth_degrees=params["azimuth_degrees"],
+        elevation_degrees=params["elevation_degrees"],
+        roll_degrees=params["roll_degrees"],
+        distance_scale=params["distance_scale"],
+    )
+
+
+def apply_scene_shift(
+    scene: Any,
+    model: Any,
+    shift: Shift | None,
+    *,
+    cam_to_world: np.ndarray,
+    intrinsics: np.ndarray,
+    image_size: tuple[int, int],
+    obstacles: np.ndarray | None = None,
+) -> None:
+    """Edit an updated scene for ``shift`` (lighting, table, distractors, occlusion; camera is done by
+    :func:`shifted_camera_pose`). ``image_size`` is (height, width); ``obstacles`` (M, 3) rows of
+    (x, y, radius) on the table that distractors keep clear of."""
+    if shift is None or shift.name == "camera":
+        return
+    if shift.name == "lighting":
+        edit_lights(scene, shift.params)
+    elif shift.name == "table":
+        edit_table(scene, model, shift.params)
+    elif shift.name == "distractors":
+        for placement in place_distractors(shift.params, obstacles=obstacles):
+            add_distractor(scene, placement)
+    elif shift.name == "occlusion":
+        add_occluder(scene, shift.params, cam_to_world=cam_to_world, intrinsics=intrinsics, image_size=image_size)
+    else:
+        raise ValueError(f"shift: no scene edit for {shift.name!r}")
+
+
+def edit_lights(scene: Any, params: dict[str, Any]) -> None:
+    """Scale and tint every scene light (the headlight too) and turn the scene lights' directions."""
+    gain = params["intensity_scale"] * np.asarray(params["tint"], dtype=np.float32)
+    axis_angle = math.radians(params["direction_axis_degrees"])
+    turn = axis_rotation(np.array([math.cos(axis_angle), math.sin(axis_angle), 0.0]), params["direction_degrees"])
+    for index in range(scene.nlight):
+        light = scene.lights[index]
+        light.diffuse[:] = np.asarray(light.diffuse) * gain
+        light.ambient[:] = np.asarray(light.ambient) * gain
+        light.specular[:] = np.asarray(light.specular) * params["intensity_scale"]
+        if not light.headlight:
+            light.dir[:] = turn @ np.asarray(light.dir, dtype=np.float64)
+
+
+def edit_table(scene: Any, model: Any, params: dict[str, Any]) -> None:
+    """Recolour the table's geoms and swap their material (texture) for another of the scene's, or none."""
+    mujoco = import_mujoco()
+    table = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, TABLE_BODY)
+    material = TABLE_TEXTURE_MATERIALS.get(params["texture"])
+    material_id = -1 if material is None else mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_MATERIAL, material)
+    for index in range(scene.ngeom):
+        geom = scene.geoms[index]
+        if geom.objtype == mujoco.mjtObj.mjOBJ_GEOM and model.geom_bodyid[geom.objid] == table:
+            geom.rgba[:] = params["rgba"]
+            geom.matid = material_id
+
+
+def place_distractors(params: dict[str, Any], *, obstacles: np.ndarray | None) -> list[dict[str, Any]]:
+    """The first ``count`` candidates that keep ``clearance`` from the obstacles and from each other."""
+    obstacles = np.zeros((0, 3)) if obstacles is None else np.asarray(obstacles, dtype=np.float64).reshape(-1, 3)
+    placed: list[dict[str, Any]] = []
+    for candidate in params["candidates"]:
+        if len(placed) == params["count"]:
+            break
+        xy, radius = np.asarray(candidate["xy"]), candidate["half_size"] * math.sqrt(2)
+        blockers = [(row[:2], row[2]) for row in obstacles]
+        blockers += [(np.asarray(other["xy"]), other["half_size"] * math.sqrt(2)) for other in placed]
+        if all(np.linalg.norm(xy - centre) >= radius + extent + params["clearance"] for centre, extent in blockers):
+            placed.append(candidate)
+    return placed
+
+
+def add_distractor(scene: Any, placement: dict[str, Any]) -> None:
+    """One render-only primitive standing upright on the table."""
+    half, shape = placement["half_size"], placement["shape"]
+    if shape == "capsule":  # radius, half-length of the cylinder part
+        size, half_height = [0.6 * half, half, 0.0], 1.6 * half
+    else:  # box half-extents; sphere radius; cylinder radius and half-height
+        size, half_height = [half, half, half], half
+    position = [placement["xy"][0], placement["xy"][1], TABLE_TOP_Z + half_height]
+    rotation = axis_rotation(np.array([0.0, 0.0, 1.0]), placement["yaw_degrees"])
+    add_render_only_geom(scene, shape=shape, size=size, position=position, rotation=rotation, rgba=placement["rgba"])
+
+
+def add_occluder(
+    scene: Any,
+    params: dict[str, Any],
+    *,
+    cam_to_world: np.ndarray,
+    intrinsics: np.ndarray,
+    image_size: tuple[int, int],
+) -> None:
+    """A thin plate facing the camera whose image is an axis-aligned rectangle of ``area_fraction`` of the
+    frame, placed at ``centre`` (fractions of the free range) and ``distance`` metres from the camera."""
+    height, width = image_size
+    box_height = min(math.sqrt(params["area_fraction"] * width * height / params["aspect"]), 0.9 * height)
+    box_width = min(params["aspect"] * box_height, 0.9 * width)
+    u = box_width / 2 + params["centre"][0] * (width - box_width) - 0.5
+    v = box_height / 2 + params["centre"][1] * (height - box_height) - 0.5
+    fx, fy, cx, cy = intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]
+    depth = params["distance"]
+    centre_camera = np.array([(u - cx) * depth / fx, (v - cy) * depth / fy, depth])
+    pose = np.asarray(cam_to_world, dtype=np.float64)
+    size = [box_width / 2 * depth / fx, box_height / 2 * depth / fy, 0.002]
+    grey = params["grey"]
+    add_render_only_geom(
+        scene,
+        shape="box",
+        size=size,
+        position=pose[:3, :3] @ centre_camera + pose[:3, 3],
+        rotation=pose[:3, :3],
+        rgba=[grey, grey, grey, 1.0],
+    )
+
+
+def add_render_only_geom(scene: Any, *, shape: str, size: Any, position: Any, rotation: np.ndarray, rgba: Any) -> None:
+    """Append a geom to the scene (not the model), tagged as render-only for segmentation."""
+    mujoco = import_mujoco()
+    if scene.ngeom >= scene.maxgeom:
+        raise RuntimeError(f"scene: no room for a render-only geom (maxgeom={scene.maxgeom})")
+    geom = scene.geoms[scene.ngeom]
+    mujoco.mjv_initGeom(
+        geom,
+        getattr(mujoco.mjtGeom, _GEOM_TYPES[shape]),
+        np.asarray(size, dtype=np.float64),
+        np.asarray(position, dtype=np.float64),
+        np.asarray(rotation, dtype=np.float64).reshape(9),
+        np.asarray(rgba, dtype=np.float32),
+    )
+    geom.objtype = mujoco.mjtObj.mjOBJ_UNKNOWN
+    geom.objid = RENDER_ONLY_OBJID
+    geom.category = mujoco.mjtCatBit.mjCAT_DECOR
+    geom.segid = scene.ngeom
+    geom.specular, geom.shininess, geom.reflectance, geom.emission = 0.1, 0.1, 0.0, 0.0
+    scene.ngeom += 1

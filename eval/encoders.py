@@ -1,0 +1,222 @@
+"""Encoders under evaluation, behind one interface.
+
+A spec string names an encoder:
+
+==================================  =========================================================================
+``PATH``                            a DynaFLIP export folder, or a training run folder / checkpoint
+``dynaflip:NAME_OR_PATH_OR_URL``    anything :func:`dynaflip.load` accepts (registry name, folder, URL, hf-hub:)
+``timm:NAME``                       a timm model with its pretrained weights (must be in the local cache)
+``random:NAME[?key=value&...]``     a timm model with random weights (``seed`` and model kwargs as query)
+``hf:PATH``                         a transformers vision model from a local folder (ViT, DINOv2, SigLIP, ...)
+``open_clip:ARCH/TAG``              an open_clip image tower, when open_clip and the weights are cached
+==================================  =========================================================================
+
+Every encoder gives [CLS ; mean of patch tokens] of its last block (or, with ``last_n`` > 1, of each of
+its last n blocks, concatenated: the DINOv2 linear-probe protocol), on images preprocessed the way the
+encoder was trained (its own size, mean and std). ``identity`` names the weights exactly, for caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynaflip.models.image_encoder import ImageEncoder, ImageEncoderConfig
+from dynaflip.models.preprocess import Preprocess
+
+
+class EncoderSpecError(ValueError):
+    """The encoder spec cannot be resolved; the message says what was expected."""
+
+
+@dataclass
+class EvalEncoder:
+    """A frozen image encoder and how to feed it."""
+
+    name: str  # short display name
+    spec: str
+    identity: str  # spec + a fingerprint of the weights
+    preprocess: Preprocess
+    module: torch.nn.Module
+    kind: str
+    last_n: int = 1
+
+    @torch.no_grad()
+    def features(self, images: np.ndarray, *, batch_size: int = 64, device: str | torch.device = "cpu") -> np.ndarray:
+        """(B, D) float32 features of (B, H, W, 3) uint8 images."""
+        self.module.to(device).eval()
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = self.preprocess(images[start : start + batch_size]).to(device)
+            out.append(self._forward(batch).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.kind == "image_encoder":
+            if self.last_n == 1:
+                return self.module(batch)
+            return torch.cat(self.module.intermediate_features(batch, last_n=self.last_n), dim=-1)
+        if self.kind == "transformers":
+            output = self.module(pixel_values=batch, output_hidden_states=self.last_n > 1)
+            states = output.hidden_states[-self.last_n :] if self.last_n > 1 else [output.last_hidden_state]
+            return torch.cat([torch.cat([s[:, 0], s[:, 1:].mean(1)], dim=-1) for s in states], dim=-1)
+        if self.kind == "open_clip":
+            pooled, tokens = self.module(batch)
+            return torch.cat([pooled, tokens.mean(1)], dim=-1)
+        raise AssertionError(self.kind)
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+
+def load_eval_encoder(spec: str, *, last_n: int = 1) -> EvalEncoder:
+    """Resolve an encoder spec (see the module docstring)."""
+    kind, _, rest = spec.partition(":") if ":" in spec and not Path(spec).exists() else ("path", "", spec)
+    if kind == "path":
+        return _dynaflip(spec, spec, last_n=last_n)
+    if kind == "dynaflip":
+        return _dynaflip(spec, rest, last_n=last_n)
+    if kind in ("timm", "random"):
+        return _timm(spec, rest, pretrained=kind == "timm", last_n=last_n)
+    if kind == "hf":
+        return _transformers(spec, rest, last_n=last_n)
+    if kind == "open_clip":
+        return _open_clip(spec, rest, last_n=last_n)
+    raise EncoderSpecError(
+        f"encoder '{spec}': unknown kind '{kind}' (expected a path, dynaflip:, timm:, random:, hf: or open_clip:)"
+    )
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _dynaflip(spec: str, target: str, *, last_n: int) -> EvalEncoder:
+    path = Path(target)
+    if path.is_dir() and not (path / "config.json").is_file():
+        # A run folder or checkpoint: build the encoder straight from the checkpoint's weights.
+        import safetensors.torch
+        import yaml
+
+        from dynaflip.config import from_dict
+        from dynaflip.hub.export import ENCODER_FILE, find_checkpoint
+        from dynaflip.hub.format import preprocess_for
+
+        checkpoint = find_checkpoint(path)
+        config = yaml.safe_load((checkpoint / "config.yaml").read_text())
+        encoder = ImageEncoder(from_dict(ImageEncoderConfig, {**config["model"]["image"], "pretrained": False}))
+        encoder.backbone.load_state_dict(safetensors.torch.load_file(str(checkpoint / ENCODER_FILE)))
+        identity = _fingerprint(spec, str(checkpoint.resolve()), (checkpoint / ENCODER_FILE).stat().st_mtime_ns)
+        return EvalEncoder(
+            name=path.name, spec=spec, identity=identity, preprocess=preprocess_for(encoder), module=encoder.eval(),
+            kind="image_encoder", last_n=last_n,
+        )  # fmt: skip
+    import dynaflip
+
+    encoder, preprocess = dynaflip.load(target)
+    weights = "unknown"
+    if path.is_dir() and (path / "config.json").is_file():
+        weights = json.loads((path / "config.json").read_text()).get("weights_sha256", "unknown")
+    name = path.name if path.exists() else target.rsplit("/", 1)[-1]
+    return EvalEncoder(
+        name=name, spec=spec, identity=_fingerprint(spec, weights), preprocess=preprocess, module=encoder,
+        kind="image_encoder", last_n=last_n,
+    )  # fmt: skip
+
+
+def _parse_query(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, values in urllib.parse.parse_qs(text, keep_blank_values=True).items():
+        value = values[-1]
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                continue
+        out[key] = value
+    return out
+
+
+def _timm(spec: str, target: str, *, pretrained: bool, last_n: int) -> EvalEncoder:
+    from dynaflip.hub.format import preprocess_for
+    from dynaflip.models.image_encoder import PretrainedWeightsUnavailable
+
+    name, _, query = target.partition("?")
+    options = _parse_query(query)
+    seed = int(options.pop("seed", 0))
+    img_size = int(options.pop("img_size", 224))
+    config = ImageEncoderConfig(name=name, pretrained=pretrained, img_size=img_size, model_kwargs=options)
+    torch.manual_seed(seed)
+    try:
+        encoder = ImageEncoder(config)
+    except PretrainedWeightsUnavailable as error:
+        raise EncoderSpecError(f"encoder '{spec}': {error} (or evaluate 'random:{name}' explicitly)") from None
+    import timm
+
+    identity = _fingerprint(spec, timm.__version__, seed)
+    display = f"{name}{'' if pretrained else ' (random)'}"
+    return EvalEncoder(
+        name=display, spec=spec, identity=identity, preprocess=preprocess_for(encoder), module=encoder.eval(),
+        kind="image_encoder", last_n=last_n,
+    )  # fmt: skip
+
+
+def _transformers(spec: str, target: str, *, last_n: int) -> EvalEncoder:
+    from transformers import AutoImageProcessor, AutoModel
+
+    path = Path(target).expanduser()
+    if not (path / "config.json").is_file():
+        raise EncoderSpecError(f"encoder '{spec}': '{path}' is not a local transformers model folder (no config.json)")
+    model = AutoModel.from_pretrained(path, local_files_only=True)
+    if hasattr(model, "vision_model"):  # CLIP/SigLIP: keep the image tower
+        model = model.vision_model
+    processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
+    size = processor.size.get("shortest_edge") or processor.size.get("height") or 224
+    preprocess = Preprocess(size=int(size), mean=tuple(processor.image_mean), std=tuple(processor.image_std))
+    weights = sorted((p.name, p.stat().st_size) for p in path.glob("*.safetensors")) or sorted(
+        (p.name, p.stat().st_size) for p in path.glob("*.bin")
+    )
+    return EvalEncoder(
+        name=path.name, spec=spec, identity=_fingerprint(spec, weights), preprocess=preprocess, module=model.eval(),
+        kind="transformers", last_n=last_n,
+    )  # fmt: skip
+
+
+class _OpenCLIPTower(torch.nn.Module):
+    def __init__(self, visual: torch.nn.Module) -> None:
+        super().__init__()
+        self.visual = visual
+        self.visual.output_tokens = True
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.visual(images)
+
+
+def _open_clip(spec: str, target: str, *, last_n: int) -> EvalEncoder:
+    try:
+        import open_clip
+    except ImportError:
+        raise EncoderSpecError(f"encoder '{spec}': the package open_clip_torch is not installed") from None
+    if last_n != 1:
+        raise EncoderSpecError(f"encoder '{spec}': open_clip encoders support last_n=1 only")
+    arch, _, tag = target.partition("/")
+    try:
+        model, _, transform = open_clip.create_model_and_transforms(arch, pretrained=tag or None)
+    except Exception as error:
+        raise EncoderSpecError(f"encoder '{spec}': cannot load offline ({str(error).splitlines()[0][:160]})") from None
+    normalize = next(t for t in transform.transforms if type(t).__name__ == "Normalize")
+    size = model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) else model.visual.image_size
+    preprocess = Preprocess(size=int(size), mean=tuple(normalize.mean), std=tuple(normalize.std))
+    return EvalEncoder(
+        name=target, spec=spec, identity=_fingerprint(spec, open_clip.__version__), preprocess=preprocess,
+        module=_OpenCLIPTower(model.visual).eval(), kind="open_clip", last_n=last_n,
+    )  # fmt: skip

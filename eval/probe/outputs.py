@@ -1,0 +1,25 @@
+"""The files of one encoder's probe run: ``results.json``, ``results.md`` and ``probes.png``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dynaflip.io import atomic_write_text
+
+from ..results import write_results
+from .plot import plot_probes
+from .report import results_markdown
+from .runner import ProbeRun
+
+
+def write_probe_outputs(folder: str | Path, *, encoder: dict[str, Any], run: ProbeRun, title: str) -> Path:
+    """Write the three files (each atomically) into ``folder``; ``encoder`` is ``encoder_summary(...)``."""
+    folder = Path(folder)
+    write_results(
+        folder / "results.json", kind="probe", encoder=encoder, config=run.config, rows=run.rows, timing=run.timing
+    )
+    markdown = results_markdown(encoder=encoder, rows=run.rows, config=run.config, timing=run.timing)
+    atomic_write_text(folder / "results.md", markdown)
+    plot_probes(run.rows, folder / "probes.png", title=title)
+    return folder

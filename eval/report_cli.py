@@ -1,0 +1,65 @@
+"""``dynaflip-report``: compare encoders from their results.json files (probe and policy evaluations).
+
+Examples:
+  dynaflip-report outputs/probe outputs/policy --out outputs/report
+  dynaflip-report outputs/*/results.json --out outputs/report --baseline dinov2 --latency
+  dynaflip-report outputs --out outputs/report --latency --device cuda     # times on the CPU and the GPU
+
+RESULTS are results.json files or folders searched recursively for them. Encoders are grouped by their
+weights identity (one probe and one policy result each). Writes report.md, report.json, id_vs_ood.png and
+ood_gain.png to --out. --latency loads every encoder from the spec its results record and times its
+forward at batch 1 and 32 on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+PROG = "dynaflip-report"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("results", nargs="+", metavar="RESULTS", help="results.json files or folders containing them")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--baseline", default=None, help="encoder to compare against (label, name, spec or identity)")
+    parser.add_argument("--latency", action="store_true", help="time each encoder's forward at batch 1 and 32")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N] to time on the GPU too (default: cpu)")
+    parser.add_argument("--latency-runs", type=int, default=5, help="timed runs per batch size (median reported)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from dynaflip.sim.backend import import_torch_first
+
+    import_torch_first()
+    from .report import build_report
+
+    try:
+        report = build_report(
+            args.results,
+            out_dir=args.out,
+            baseline=args.baseline,
+            latency=args.latency,
+            device=args.device,
+            latency_runs=args.latency_runs,
+        )
+    except ValueError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    if report.get("latency_note"):
+        print(f"{PROG}: note: {report['latency_note']}", file=sys.stderr)
+    for label, entry in report.get("latency", {}).items():
+        if "error" in entry:
+            print(f"{PROG}: warning: no latency for {label}: {entry['error']}", file=sys.stderr)
+    labels = ", ".join(entry["label"] for entry in report["encoders"])
+    print(f"{PROG}: {len(report['encoders'])} encoders ({labels}), baseline {report['baseline']}: {args.out}/report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Depth recorded with the video: a ``NAME.depth.npz`` sidecar named by the clip's ``depth_path``.
+
+The file holds ``depth`` float32 (T, H, W) metres (0 or NaN where unknown), one map per video frame, and
+optionally ``cam_to_world`` (T, 4, 4) OpenCV camera poses. Depth is resized to the frames' resolution with
+nearest-neighbour sampling: interpolating across a depth edge would invent points floating between the
+foreground and the background.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..clips import ClipSpec
+from .base import DepthResult, DepthUnavailable
+from .resize import resize_nearest
+
+
+@dataclass(frozen=True)
+class Recording:
+    depth: np.ndarray  # (T, H, W) float32 metres
+    cam_to_world: np.ndarray | None  # (T, 4, 4) float64
+
+
+class RecordedDepth:
+    """Metric depth (and camera poses, when recorded) read from the clip's depth sidecar.
+
+    The last ``cache_files`` files read are kept in memory, so the several windows of one clip read the
+    file once; older files are dropped rather than kept for the whole run.
+    """
+
+    name = "recorded"
+    version = "1"
+    kind = "metric"
+
+    def __init__(self, *, cache_files: int = 2) -> None:
+        if cache_files < 0:
+            raise ValueError(f"cache_files: expected >= 0, got {cache_files}")
+        self.cache_files = int(cache_files)
+        self._cache: OrderedDict[tuple[str, int, int], Recording] = OrderedDict()
+
+    def depth(self, clip: ClipSpec, frames: np.ndarray, frame_indices: np.ndarray) -> DepthResult:
+        """Depth maps of video frames ``frame_indices`` (T,), at the resolution of ``frames`` (T, H, W, 3)."""
+        frames = np.asarray(frames)
+        indices = np.asarray(frame_indices)
+        if frames.ndim != 4 or indices.shape != (len(frames),) or not np.issubdtype(indices.dtype, np.integer):
+            raise ValueError(
+                f"expected frames (T, H, W, 3) and integer frame_indices (T,), got {frames.shape} and "
+                f"{indices.shape} {indices.dtype}"
+            )
+        if clip.depth_path is None:
+            raise DepthUnavailable(
+                f"clip '{clip.clip_id}': no depth_path, so no recorded depth (expected a NAME.depth.npz from the "
+                "source); use depth backend 'depth-anything', or 'none' with allow_2_5d"
+            )
+        if len(indices) and indices.min() < 0:
+            raise ValueError(f"frame_indices: expected video frame numbers >= 0, got {int(indices.min())}")
+        path = str(Path(clip.depth_path).expanduser())
+        recording = self._load(path)
+        available = len(recording.depth)
+        if len(indices) and indices.max() >= available:
+            raise DepthUnavailable(
+                f"{path}: depth: has {available} frames, frame index {int(indices.max())} requested "
+                f"(expected one depth map per video frame, frames 0..{available - 1})"
+            )
+        height, width = frames.shape[1:3]
+        # Fancy indexing copies, so the caller never holds a view into the cached arrays.
+        depth = resize_nearest(recording.depth[indices], height=height, width=width)
+        poses = None if recording.cam_to_world is None else recording.cam_to_world[indices]
+        return DepthResult(depth=depth, kind=self.kind, cam_to_world=poses)
+
+    def _load(self, path: str) -> Recording:
+        try:
+            stat = Path(path).stat()
+        except OSError as error:
+            raise DepthUnavailable(f"{path}: depth file not found or not accessible ({error.strerror})") from None
+        # The modification time and size are part of the key, so a rewritten file is read again.
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        recording = read_recording(path)
+        if self.cache_files:
+            self._cache[key] = recording
+            while len(self._cache) > self.cache_files:
+                self._cache.popitem(last=False)
+        return recording
+
+
+def read_recording(path: str) -> Recording:
+    """Read and check a depth sidecar; every problem is a :class:`DepthUnavailable` naming file and field."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            fields = list(archive.files)
+            if "depth" not in fields:
+                raise DepthUnavailable(
+                    f"{path}: field 'depth' missing (expected float32 (T, H, W) metres; fields found: {fields})"
+                )
+            depth = archive["depth"]
+            cam_to_world = archive["cam_to_world"] if "cam_to_world" in fields else None
+    except DepthUnavailable:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DepthUnavailable(f"{path}: cannot read as a .npz archive ({type(error).__name__}: {error})") from None
+    if not np.issubdtype(depth.dtype, np.floating):
+        # Integer depth is usually millimetres: refusing beats silently storing a 1000x scale error.
+        raise DepthUnavailable(
+            f"{path}: field 'depth': expected float32 metres, got {depth.dtype} (convert to metres as float32)"
+        )
+    if depth.ndim != 3 or min(depth.shape) == 0:
+        raise DepthUnavailable(f"{path}: field 'depth': expected shape (T, H, W) with T, H, W >= 1, got {depth.shape}")
+    if cam_to_world is not None:
+        if cam_to_world.shape != (len(depth), 4, 4) or not np.issubdtype(cam_to_world.dtype, np.number):
+            raise DepthUnavailable(
+                f"{path}: field 'cam_to_world': expected shape ({len(depth)}, 4, 4) (one pose per depth frame), "
+                f"got {cam_to_world.shape} {cam_to_world.dtype}"
+            )
+        cam_to_world = cam_to_world.astype(np.float64)
+    return Recording(depth=depth.astype(np.float32, copy=False), cam_to_world=cam_to_world)

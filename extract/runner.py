@@ -1,0 +1,273 @@
+"""Run an extraction: plan the shards, process the pending ones (in worker processes), write the manifest.
+
+Parallel on one machine over ``workers`` processes, across machines over ``num_nodes`` (node r writes the
+shards whose index is r modulo num_nodes; a Slurm array maps onto this). Resumable: finished shards are
+skipped. Two runs over the same clips with the same config produce the same shards and keys.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import queue
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from dynaflip.config import to_dict
+from dynaflip.io import atomic_write_json
+
+from .clip_processor import EXTRACTOR_NAME, ClipProcessor
+from .clips import ClipSpec, SkippedClip
+from .config import ExtractConfig
+from .depth import create_depth_backend
+from .manifest import PLAN_FILE, build_manifest
+from .shards import (
+    RECORDS_DIR,
+    ShardPlan,
+    plan_fingerprint,
+    plan_shards,
+    remove_stale_temporaries,
+    shard_is_done,
+    write_shard,
+)
+from .tracking import create_tracker
+
+
+class PlanMismatch(RuntimeError):
+    """The output folder was made from other clips or settings."""
+
+
+@dataclass
+class Summary:
+    out_dir: Path
+    shards_written: int = 0
+    shards_already_done: int = 0
+    clips: int = 0
+    samples: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        rate = self.clips / self.seconds if self.seconds > 0 else 0.0
+        out = [
+            f"extraction into {self.out_dir}: {self.shards_written} shards written this run, "
+            f"{self.shards_already_done} already done",
+            f"  this run: {self.clips} clips -> {self.samples} samples in {self.seconds:.1f} s ({rate:.2f} clips/s)",
+        ]
+        if self.skipped:
+            out.append(
+                "  skipped this run: " + ", ".join(f"{reason} {count}" for reason, count in self.skipped.items())
+            )
+        if self.manifest:
+            m = self.manifest
+            status = "complete" if m["complete"] else f"{m['num_shards_done']}/{m['num_shards']} shards done"
+            out.append(f"  dataset: {m['num_samples']} samples in {m['num_shards_done']} shards ({status})")
+        return out
+
+
+def build_processor(config: ExtractConfig, text_embeddings: dict | None = None) -> ClipProcessor:
+    tracker = create_tracker(config.tracking.backend, **config.tracking.options)
+    depth_options = dict(config.depth.options)
+    if config.depth.backend == "none":
+        depth_options.setdefault("allow_2_5d", config.depth.allow_2_5d)
+    depth = create_depth_backend(config.depth.backend, **depth_options)
+    return ClipProcessor(
+        config,
+        tracker=tracker,
+        depth=depth,
+        text_embeddings=text_embeddings,
+        text_encoder=config.output.text_encoder if text_embeddings else None,
+    )
+
+
+def collect_clips(
+    items: Iterable[ClipSpec | SkippedClip], *, limit: int | None = None
+) -> tuple[list[ClipSpec], list[SkippedClip]]:
+    """Split a source's stream into clips (sorted by id, ids checked unique) and skipped items."""
+    clips: dict[str, ClipSpec] = {}
+    skipped: list[SkippedClip] = []
+    for item in items:
+        if isinstance(item, SkippedClip):
+            skipped.append(item)
+            continue
+        if item.clip_id in clips:
+            raise ValueError(
+                f"clip_id '{item.clip_id}' is used twice ({clips[item.clip_id].video_path} and {item.video_path}); "
+                "clip ids must be unique"
+            )
+        clips[item.clip_id] = item
+    ordered = [clips[key] for key in sorted(clips)]
+    return (ordered[:limit] if limit else ordered), skipped
+
+
+def run_extraction(
+    items: Iterable[ClipSpec | SkippedClip],
+    *,
+    out_dir: str | Path,
+    config: ExtractConfig,
+    source: str,
+    workers: int = 1,
+    num_nodes: int = 1,
+    node_rank: int = 0,
+    limit: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Summary:
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    if not 0 <= node_rank < num_nodes:
+        raise ValueError(f"node_rank: expected 0 <= node_rank < num_nodes={num_nodes}, got {node_rank}")
+    clips, source_skips = collect_clips(items, limit=limit)
+    plans = plan_shards(clips, clips_per_shard=config.output.clips_per_shard)
+    processor_preview = build_processor(config)  # fails early on a bad backend config, before any work
+    extractor = processor_preview.extractor
+    _write_or_check_plan(out_dir, clips, plans, source_skips, config, source, extractor, overwrite=overwrite)
+
+    mine = [plan for plan in plans if plan.index % num_nodes == node_rank]
+    pending = [plan for plan in mine if not shard_is_done(out_dir, plan)]
+    for plan in pending:
+        remove_stale_temporaries(out_dir, plan)
+    summary = Summary(out_dir=out_dir, shards_already_done=len(mine) - len(pending))
+
+    text_embeddings = None
+    if config.output.text_embeddings and pending:
+        from .text_cache import text_embeddings as compute_text_embeddings
+
+        instructions = {clip.instruction for plan in pending for clip in plan.clips}
+        text_embeddings = compute_text_embeddings(
+            instructions, encoder_name=config.output.text_encoder, out_dir=out_dir
+        )
+
+    bar = tqdm(
+        total=sum(len(plan.clips) for plan in pending),
+        unit="clip",
+        desc="extract",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+
+    def on_clip(samples: int, reasons: list[str]) -> None:
+        summary.clips += 1
+        summary.samples += samples
+        summary.skipped.update(reasons)
+        bar.update(1)
+        bar.set_postfix(samples=summary.samples, skipped=sum(summary.skipped.values()), refresh=False)
+
+    try:
+        if workers <= 1 or len(pending) <= 1:
+            processor = build_processor(config, text_embeddings)
+            for plan in pending:
+                write_shard(plan, processor, out_dir, on_clip=on_clip)
+                summary.shards_written += 1
+        else:
+            summary.shards_written = _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip)
+    finally:
+        bar.close()
+        summary.seconds = time.perf_counter() - start
+        if (out_dir / PLAN_FILE).is_file():
+            summary.manifest = build_manifest(out_dir)
+    return summary
+
+
+def _write_or_check_plan(
+    out_dir: Path,
+    clips: list[ClipSpec],
+    plans: list[ShardPlan],
+    source_skips: list[SkippedClip],
+    config: ExtractConfig,
+    source: str,
+    extractor: dict[str, str],
+    *,
+    overwrite: bool,
+) -> None:
+    config_data = to_dict(config)
+    fingerprint = plan_fingerprint(clips, config_data)
+    plan_path = out_dir / PLAN_FILE
+    if plan_path.is_file() and not overwrite:
+        import json
+
+        existing = json.loads(plan_path.read_text())
+        if existing.get("fingerprint") != fingerprint:
+            raise PlanMismatch(
+                f"{out_dir}: this folder holds an extraction of other clips or settings (fingerprint "
+                f"{existing.get('fingerprint')} vs {fingerprint}); use another --out, or --overwrite to start over"
+            )
+        return
+    if overwrite and out_dir.exists():
+        for path in out_dir.glob("shard-*.tar"):
+            path.unlink()
+        shutil.rmtree(out_dir / RECORDS_DIR, ignore_errors=True)
+    (out_dir / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        plan_path,
+        {
+            "source": source,
+            "fingerprint": fingerprint,
+            "extractor": {**extractor, "name": EXTRACTOR_NAME},
+            "config": config_data,
+            "text_encoder": config.output.text_encoder if config.output.text_embeddings else None,
+            "num_clips": len(clips),
+            "num_shards": len(plans),
+            "source_skips": [dataclasses.asdict(skip) for skip in source_skips],
+            "shards": [{"name": plan.name, "clip_ids": [clip.clip_id for clip in plan.clips]} for plan in plans],
+        },
+    )
+
+
+# ---- worker processes ---------------------------------------------------------------------------------
+
+_worker_processor: ClipProcessor | None = None
+_worker_queue: Any = None
+
+
+def _worker_init(config: ExtractConfig, text_embeddings: dict | None, progress_queue: Any) -> None:
+    global _worker_processor, _worker_queue
+    _worker_processor = build_processor(config, text_embeddings)
+    _worker_queue = progress_queue
+
+
+def _worker_shard(plan: ShardPlan, out_dir: Path) -> int:
+    def report(samples: int, reasons: list[str]) -> None:
+        _worker_queue.put((samples, reasons))
+
+    return write_shard(plan, _worker_processor, out_dir, on_clip=report).samples
+
+
+def _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip) -> int:
+    # spawn: workers must not inherit torch's OpenMP threads or a MuJoCo GL context from the parent.
+    context = multiprocessing.get_context("spawn")
+    progress_queue = context.Queue()
+    written = 0
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(workers, len(pending)),
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(config, text_embeddings, progress_queue),
+    ) as pool:
+        futures = {pool.submit(_worker_shard, plan, out_dir) for plan in pending}
+        while futures:
+            done, futures = concurrent.futures.wait(futures, timeout=0.2)
+            _drain(progress_queue, on_clip)
+            for future in done:
+                future.result()  # a worker's crash surfaces here; finished shards stay finished
+                written += 1
+        _drain(progress_queue, on_clip)
+    return written
+
+
+def _drain(progress_queue, on_clip) -> None:
+    while True:
+        try:
+            samples, reasons = progress_queue.get_nowait()
+        except queue.Empty:
+            return
+        on_clip(samples, reasons)

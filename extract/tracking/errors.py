@@ -1,0 +1,7 @@
+"""The error a tracker raises when it cannot be used on this machine."""
+
+from __future__ import annotations
+
+
+class TrackerUnavailable(RuntimeError):
+    """A tracking backend's package, weights or device is missing; the message says what and how to get it."""

@@ -1,0 +1,141 @@
+"""The registry: packaged entries, names and tags, clear errors, validation, and loading an available entry."""
+
+import shutil
+
+import pytest
+import timm
+import torch
+import yaml
+
+import dynaflip
+from dynaflip.hub.checksum import file_sha256
+from dynaflip.hub.errors import ChecksumError, HubError, RegistryError, UnknownModelError, WeightsNotAvailableError
+from dynaflip.hub.registry import default_registry_path, find_entry, load_registry
+from dynaflip.models import ImageEncoder, ImageEncoderConfig
+from tests.helpers.hub_checkpoint import features, isolate_hub_env, make_export
+from tests.helpers.hub_server import HubServer
+
+
+@pytest.fixture(autouse=True)
+def cache(monkeypatch, tmp_path):
+    return isolate_hub_env(monkeypatch, tmp_path / "cache")
+
+
+def entry(**overrides):
+    base = {
+        "name": "tiny-test",
+        "tag": "v1",
+        "status": "not yet trained",
+        "architecture": {"name": "vit_tiny_patch16_224", "img_size": 32},
+        "input_size": 32,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+        "license": "apache-2.0",
+        "recipe": "configs/train/tiny-cpu.yaml",
+        "data": "nothing",
+    }
+    return {**base, **overrides}
+
+
+def write_registry(path, *entries):
+    path.write_text(yaml.safe_dump({"format_version": 1, "encoders": list(entries)}))
+    return path
+
+
+def test_list_pretrained_lists_the_packaged_entries_with_their_status():
+    listed = dynaflip.list_pretrained()
+    assert listed["dynaflip-vitb14-dinov2@paper"] == "not yet trained"
+    assert listed["dynaflip-tiny-metaworld@cpu"] == "not yet published"
+
+
+def test_packaged_entries_document_the_normalisation_the_exporter_writes():
+    for item in load_registry():
+        assert timm.is_model(item.architecture["name"]), item.full_name
+        pretrained = timm.get_pretrained_cfg(item.architecture["name"])
+        assert (item.mean, item.std) == (tuple(pretrained.mean), tuple(pretrained.std)), item.full_name
+    tiny = find_entry("dynaflip-tiny-metaworld", load_registry())
+    encoder = ImageEncoder(ImageEncoderConfig(**tiny.architecture))
+    assert encoder.data_config["input_size"] == (3, tiny.input_size, tiny.input_size)
+    assert (tuple(encoder.data_config["mean"]), tuple(encoder.data_config["std"])) == (tiny.mean, tiny.std)
+
+
+def test_unknown_names_suggest_the_closest_ones():
+    with pytest.raises(UnknownModelError, match="did you mean dynaflip-vitb14-dinov2"):
+        dynaflip.load("dynaflip-vitb14-dino")
+    with pytest.raises(UnknownModelError, match=r"has no tag 'v9' \(tags: paper\)"):
+        dynaflip.load("dynaflip-vitb14-dinov2@v9")
+
+
+def test_entries_without_weights_say_so_and_what_to_do_instead():
+    with pytest.raises(WeightsNotAvailableError) as error:
+        dynaflip.load("dynaflip-vitb14-dinov2")
+    message = str(error.value)
+    assert "not yet trained" in message and "dynaflip-train --config configs/train/vitb14-dinov2.yaml" in message
+    assert "export" in message
+    with pytest.raises(WeightsNotAvailableError, match="not yet published"):
+        dynaflip.load("dynaflip-tiny-metaworld@cpu")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"mean": [0.5, 0.5]}, r"entry 0 \('tiny-test'\): field 'mean': expected 3 numbers"),
+        ({"status": "done"}, r"field 'status': expected one of 'available'"),
+        ({"architecture": {"name": "vit_tiny_patch16_224", "img_size": "big"}}, "field 'architecture.img_size'"),
+        ({"architecture": {"name": "x", "img_size": 32, "depth": 2}}, "unknown field 'architecture.depth'"),
+        ({"input_size": 64}, "field 'input_size': expected architecture.img_size"),
+        ({"licence": "mit"}, "unknown field 'licence' \\(did you mean 'license'\\?\\)"),
+        ({"status": "available"}, "field 'sha256': expected the weights' checksum"),
+        ({"status": "available", "sha256": "a" * 64}, "field 'sources': expected an hf_hub_id or url"),
+        ({"sources": {"url": "ftp://x"}}, "field 'sources': expected an http"),
+    ],
+)
+def test_the_validator_names_the_file_entry_and_field(tmp_path, overrides, message):
+    path = write_registry(tmp_path / "registry.yaml", entry(**overrides))
+    with pytest.raises(RegistryError, match=message) as error:
+        load_registry(path)
+    assert str(path) in str(error.value)
+
+
+def test_duplicate_and_missing_fields_are_rejected(tmp_path):
+    path = write_registry(tmp_path / "registry.yaml", entry(), entry())
+    with pytest.raises(RegistryError, match=r"entry 1 \('tiny-test@v1'\): duplicate"):
+        load_registry(path)
+    broken = entry()
+    del broken["recipe"]
+    with pytest.raises(RegistryError, match="field 'recipe': missing"):
+        load_registry(write_registry(path, broken))
+    path.write_text("encoders: {}")
+    with pytest.raises(RegistryError, match="list 'encoders'"):
+        load_registry(path)
+
+
+def test_the_packaged_registry_is_valid_and_found_by_default():
+    assert default_registry_path().is_file()
+    assert [e.full_name for e in load_registry(default_registry_path())] == list(dynaflip.list_pretrained())
+
+
+def test_an_available_entry_downloads_and_checks_its_weights(tmp_path):
+    root = tmp_path / "served"
+    folder = make_export(root / "tiny")
+    sha = file_sha256(folder / "model.safetensors")
+    with HubServer(root) as server:
+        available = entry(status="available", sha256=sha, sources={"url": f"{server.url}/tiny"})
+        path = write_registry(tmp_path / "registry.yaml", available, entry(tag="v0"))
+        assert dynaflip.list_pretrained(registry=path) == {
+            "tiny-test@v1": "available",
+            "tiny-test@v0": "not yet trained",
+        }
+        encoder, preprocess = dynaflip.load("tiny-test", registry=path)
+        reference, _ = dynaflip.load(folder)
+        assert torch.equal(features(encoder), features(reference)) and preprocess.mean == (0.5, 0.5, 0.5)
+
+        shutil.copytree(folder, root / "other")
+        wrong = entry(status="available", sha256="b" * 64, sources={"url": f"{server.url}/other"})
+        with pytest.raises(ChecksumError, match=r"the registry expects b{64}"):
+            dynaflip.load("tiny-test", registry=write_registry(path, wrong))
+        assert not server.ranges("other/model.safetensors")  # refused before fetching the weights
+
+        skewed = entry(status="available", sha256=sha, mean=[0.4, 0.5, 0.5], sources={"url": f"{server.url}/tiny"})
+        with pytest.raises(HubError, match="disagrees with the registry on mean"):
+            dynaflip.load("tiny-test", registry=write_registry(path, skewed))

@@ -1,0 +1,1 @@
+"""DynaFLIP stage: train."""

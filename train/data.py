@@ -1,0 +1,369 @@
+"""The training data pipeline over webdataset shards.
+
+Design (see ecosystem-lessons: webdataset and accelerate):
+
+- Resampled shards: every (rank, loader worker) draws shards with replacement from its own seeded stream,
+  so the stream never ends, every rank runs the same number of steps, and no rank can be left without a
+  shard. We do the rank/worker split ourselves; the loader is never passed to ``accelerator.prepare``.
+- Shard sets are mixed per sample in proportion to their weights (a shard of set s is drawn with
+  probability proportional to weight_s / samples_s, using the sizes from the extraction manifests).
+- Every random choice is a function of (seed, epoch, rank, worker, sample counter), and each batch reports
+  how many raw samples its worker has consumed. A checkpoint stores those counters, so a resumed run skips
+  exactly the consumed raw samples (without decoding them) and continues with the very same batches.
+- A corrupt tar member or sample is skipped by a handler that logs it and counts it; the count travels with
+  the next batch to the trainer.
+- Decoding and augmentation run on the loader workers and batches are built inside the pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from dynaflip.schema import SchemaError
+
+from .augment import augment_frames, sample_params
+from .config import DataConfig, ShardSet
+
+log = logging.getLogger("dynaflip.train.data")
+FRAMES_USED = (0, None, 4)  # I_t, one random middle frame (1..3), I_t+H
+
+
+def stable_hash(text: str) -> int:
+    """A 63-bit hash that is the same in every process (Python's hash() is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
+
+
+def _seed(*parts: Any) -> int:
+    return stable_hash(":".join(str(part) for part in parts))
+
+
+@dataclass
+class ResolvedSet:
+    name: str
+    urls: list[str]
+    sizes: list[int]
+    weight: float
+
+    @property
+    def samples(self) -> int:
+        return sum(self.sizes)
+
+
+def resolve_shard_set(shard_set: ShardSet) -> ResolvedSet:
+    """Shard URLs and per-shard sample counts of a set, from its ``sizes.json`` (never by scanning)."""
+    path = Path(shard_set.path)
+    if path.is_dir():
+        sizes_file = path / "sizes.json"
+        if not sizes_file.is_file():
+            raise FileNotFoundError(
+                f"{path}: no sizes.json (an extraction folder has one; run 'dynaflip-extract finalize {path}')"
+            )
+        sizes = json.loads(sizes_file.read_text())
+        manifest = path / "manifest.json"
+        if manifest.is_file() and not json.loads(manifest.read_text()).get("complete", True):
+            log.warning("%s: the extraction is not complete; training on the shards finished so far", path)
+        entries = [(str(path / name), int(count)) for name, count in sorted(sizes.items()) if int(count) > 0]
+        missing = [url for url, _ in entries if not Path(url).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{sizes_file}: lists {missing[0]} which does not exist")
+    else:
+        import braceexpand
+
+        urls = list(braceexpand.braceexpand(shard_set.path))
+        if shard_set.samples is None:
+            raise ValueError(f"data.shards: '{shard_set.path}' is a pattern, so its 'samples' count is needed")
+        per_shard = max(1, shard_set.samples // max(1, len(urls)))
+        entries = [(url, per_shard) for url in urls]
+    if not entries:
+        raise ValueError(f"data.shards: '{shard_set.path}' has no non-empty shards")
+    if shard_set.weight <= 0:
+        raise ValueError(f"data.shards: '{shard_set.path}': weight must be positive, got {shard_set.weight}")
+    return ResolvedSet(
+        name=shard_set.path, urls=[u for u, _ in entries], sizes=[s for _, s in entries], weight=shard_set.weight
+    )
+
+
+@dataclass
+class StreamState:
+    """Where each loader worker's stream stands; what a checkpoint needs to resume the data exactly."""
+
+    epoch: int = 0
+    batches_in_epoch: int = 0  # batches the trainer has taken this epoch (on this rank)
+    raw_consumed: dict[int, int] = field(default_factory=dict)  # effective worker -> raw samples consumed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "batches_in_epoch": self.batches_in_epoch, "raw_consumed": self.raw_consumed}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StreamState:
+        return cls(
+            epoch=int(data["epoch"]),
+            batches_in_epoch=int(data["batches_in_epoch"]),
+            raw_consumed={int(k): int(v) for k, v in data["raw_consumed"].items()},
+        )
+
+
+class SkipCounter:
+    """webdataset handler: log the error with its shard, count it, carry on."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, error: Exception) -> bool:
+        self.count += 1
+        if self.count <= 5 or self.count % 100 == 0:
+            log.warning(
+                "skipping a corrupt sample or tar member (%d so far in this worker): %s", self.count, _one_line(error)
+            )
+        return True
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200] if text else ''}"
+
+
+class TripletStream(IterableDataset):
+    """Infinite stream of augmented training batches for one rank (split further over loader workers)."""
+
+    def __init__(
+        self,
+        sets: list[ResolvedSet],
+        config: DataConfig,
+        *,
+        grid_size: int,
+        seed: int,
+        rank: int,
+        num_workers: int,
+    ) -> None:
+        self.sets = sets
+        self.config = config
+        self.grid_size = grid_size
+        self.seed = seed
+        self.rank = rank
+        self.num_workers = max(1, num_workers)
+        self.epoch = 0
+        self.rotation = 0  # worker w plays effective worker (w + rotation) % num_workers
+        self.skip_raw: dict[int, int] = {}
+        urls, probabilities = [], []
+        for shard_set in sets:
+            for url in shard_set.urls:
+                urls.append(url)
+                probabilities.append(shard_set.weight / shard_set.samples)
+        self.urls = urls
+        self.cumulative = np.cumsum(np.asarray(probabilities) / np.sum(probabilities))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        physical = info.id if info is not None else 0
+        worker = (physical + self.rotation) % self.num_workers
+        key = (self.seed, self.epoch, self.rank, worker)
+        shard_rng = random.Random(_seed(*key, "shards"))
+        shuffle_rng = random.Random(_seed(*key, "shuffle"))
+        skipper = SkipCounter()
+        raw = self._shuffled(self._raw_samples(shard_rng, skipper), shuffle_rng)
+        consumed = 0
+        to_skip = self.skip_raw.get(worker, 0)
+        reported_skips = 0
+        batch: list[dict[str, Any]] = []
+        for sample in raw:
+            consumed += 1
+            if consumed <= to_skip:
+                continue  # already trained on before the checkpoint: skip without decoding
+            try:
+                decoded = decode_training_sample(
+                    sample,
+                    rng=random.Random(_seed(*key, "augment", consumed)),
+                    config=self.config,
+                    grid_size=self.grid_size,
+                )
+            except Exception as error:
+                skipper(error)
+                continue
+            batch.append(decoded)
+            if len(batch) == self.config.batch_size:
+                out = collate(batch)
+                out["worker"] = worker
+                out["raw_consumed"] = consumed
+                out["skipped"] = skipper.count - reported_skips
+                reported_skips = skipper.count
+                yield out
+                batch = []
+
+    def _raw_samples(self, rng: random.Random, skipper: SkipCounter) -> Iterator[dict[str, Any]]:
+        import webdataset as wds
+
+        read = wds.tarfile_to_samples(handler=skipper)
+        while True:
+            index = int(np.searchsorted(self.cumulative, rng.random(), side="right"))
+            url = self.urls[min(index, len(self.urls) - 1)]
+            yield from read(iter([{"url": url}]))
+
+    def _shuffled(self, samples: Iterator[dict[str, Any]], rng: random.Random) -> Iterator[dict[str, Any]]:
+        size = self.config.shuffle_buffer
+        if size <= 1:
+            yield from samples
+            return
+        initial = min(size, 100)  # start yielding early, grow the buffer to its full size as we go
+        buffer: list[dict[str, Any]] = []
+        for sample in samples:
+            if len(buffer) < size:
+                buffer.append(sample)
+                if len(buffer) < initial:
+                    continue
+            index = rng.randrange(len(buffer))
+            buffer[index], sample = sample, buffer[index]
+            yield sample
+
+
+def _decode_image(data: bytes) -> torch.Tensor:
+    from PIL import Image
+
+    array = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def _member(sample: dict[str, Any], name: str) -> bytes:
+    if name not in sample:
+        raise SchemaError(f"{sample.get('__url__', '?')}: sample '{sample.get('__key__')}': member '{name}' is missing")
+    return sample[name]
+
+
+def _frame(sample: dict[str, Any], index: int) -> torch.Tensor:
+    for ext in ("jpg", "png"):
+        if f"frame{index}.{ext}" in sample:
+            return _decode_image(sample[f"frame{index}.{ext}"])
+    raise SchemaError(
+        f"{sample.get('__url__', '?')}: sample '{sample.get('__key__')}': member 'frame{index}' is missing"
+    )
+
+
+def decode_training_sample(
+    sample: dict[str, Any], *, rng: random.Random, config: DataConfig, grid_size: int
+) -> dict[str, Any]:
+    """Raw tar members -> the tensors of one training example (frames as uint8, augmented)."""
+    where = f"{sample.get('__url__', '?')}: sample '{sample.get('__key__')}'"
+    meta = json.loads(_member(sample, "meta.json"))
+    middle = rng.choice((1, 2, 3))
+    frames = torch.stack([_frame(sample, 0), _frame(sample, middle), _frame(sample, 4)])
+    points3d = np.load(io.BytesIO(_member(sample, "points3d.npy")), allow_pickle=False)
+    valid = np.load(io.BytesIO(_member(sample, "points3d_valid.npy")), allow_pickle=False)
+    if (
+        points3d.ndim != 3
+        or points3d.shape[1] != grid_size**2
+        or points3d.shape[2] != 3
+        or points3d.dtype != np.float32
+    ):
+        raise SchemaError(
+            f"{where}: field 'points3d': expected float32 (K, {grid_size**2}, 3) for model.grid_size={grid_size}, "
+            f"got {points3d.dtype} {points3d.shape}"
+        )
+    if valid.shape != points3d.shape[:2] or valid.dtype != np.bool_:
+        raise SchemaError(
+            f"{where}: field 'points3d_valid': expected bool {points3d.shape[:2]}, got {valid.dtype} {valid.shape}"
+        )
+    params = sample_params(
+        frames.shape[2], frames.shape[3], rng=rng, crop_scale=config.crop_scale, jitter=config.color_jitter
+    )
+    out = {
+        "frames": augment_frames(frames, params, size=config.image_size),
+        "points3d": torch.from_numpy(points3d),
+        "points3d_valid": torch.from_numpy(valid),
+        "instruction": meta["instruction"],
+        "text_id": stable_hash(meta["instruction"]),
+        "clip_id": stable_hash(f"{meta['source']}/{meta['video_id']}"),
+        "text_encoder": meta.get("text_encoder"),
+        "text_embedding": None,
+    }
+    if "text_embedding.npy" in sample:
+        out["text_embedding"] = torch.from_numpy(np.load(io.BytesIO(sample["text_embedding.npy"]), allow_pickle=False))
+    return out
+
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    steps = {s["points3d"].shape[0] for s in samples}
+    if len(steps) > 1:
+        raise SchemaError(f"batch mixes flow lengths {sorted(steps)}: every shard set must use the same flow_steps")
+    encoders = {s["text_encoder"] for s in samples}
+    cached = all(s["text_embedding"] is not None for s in samples) and len(encoders) == 1
+    return {
+        "frames": torch.stack([s["frames"] for s in samples]),
+        "points3d": torch.stack([s["points3d"] for s in samples]),
+        "points3d_valid": torch.stack([s["points3d_valid"] for s in samples]),
+        "instructions": [s["instruction"] for s in samples],
+        "text_ids": torch.tensor([s["text_id"] for s in samples], dtype=torch.int64),
+        "clip_ids": torch.tensor([s["clip_id"] for s in samples], dtype=torch.int64),
+        "text_embedding": torch.stack([s["text_embedding"] for s in samples]) if cached else None,
+        "text_encoder": encoders.pop() if cached else None,
+    }
+
+
+class TrainingData:
+    """Epochs of batches for one rank, resumable from a :class:`StreamState`."""
+
+    def __init__(self, config: DataConfig, *, grid_size: int, seed: int, rank: int, world_size: int) -> None:
+        if not config.shards:
+            raise ValueError(
+                "data.shards: at least one shard set is needed (e.g. data.shards=[{path: data/metaworld}])"
+            )
+        self.config = config
+        self.sets = [resolve_shard_set(shard_set) for shard_set in config.shards]
+        self.dataset_size = sum(shard_set.samples for shard_set in self.sets)
+        samples_per_epoch = config.samples_per_epoch or self.dataset_size
+        self.batches_per_epoch = max(1, samples_per_epoch // (config.batch_size * world_size))
+        self.stream = TripletStream(
+            self.sets, config, grid_size=grid_size, seed=seed, rank=rank, num_workers=config.workers
+        )
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Each shard set's path, sample count and the sha256 of its extraction manifest (provenance)."""
+        out = []
+        for shard_set in self.sets:
+            manifest = Path(shard_set.name) / "manifest.json"
+            digest = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+            out.append(
+                {
+                    "path": shard_set.name,
+                    "samples": shard_set.samples,
+                    "weight": shard_set.weight,
+                    "manifest_sha256": digest,
+                }
+            )
+        return out
+
+    def batches(self, state: StreamState) -> Iterator[dict[str, Any]]:
+        """Yield batches forever, updating ``state`` as the trainer takes them."""
+        while True:
+            self.stream.epoch = state.epoch
+            self.stream.rotation = state.batches_in_epoch
+            self.stream.skip_raw = dict(state.raw_consumed)
+            loader = DataLoader(
+                self.stream,
+                batch_size=None,
+                num_workers=self.config.workers,
+                persistent_workers=False,
+                pin_memory=torch.cuda.is_available(),
+                prefetch_factor=2 if self.config.workers > 0 else None,
+            )
+            iterator = iter(loader)
+            while state.batches_in_epoch < self.batches_per_epoch:
+                batch = next(iterator)
+                state.batches_in_epoch += 1
+                state.raw_consumed[int(batch["worker"])] = int(batch["raw_consumed"])
+                yield batch
+            del iterator, loader  # shuts the epoch's workers down
+            state.epoch += 1
+            state.batches_in_epoch = 0
+            state.raw_consumed = {}

@@ -10,7 +10,16 @@ the spot, from nothing to an evaluated encoder.
 Every step is one of the stage CLIs, run as a subprocess exactly as a user would type it (the commands are
 printed), so the demo is also a worked example. Every step is resumable: rerunning continues where it
 stopped. Scale comes from a config (configs/demo.yaml for this machine; configs/demo-ci.yaml is the test
-suite's smaller run), with key=value overrides.
+suite's smaller run; configs/paper.yaml the paper's settings on a GPU node), with key=value overrides.
+
+Examples:
+  dynaflip-demo                                                 # configs/demo.yaml, about 20 min on 2 CPUs
+  dynaflip-demo train.steps=600 data.episodes_per_task=12       # a longer run
+  dynaflip-demo --config configs/demo-ci.yaml output_dir=/tmp/demo-small
+  dynaflip-demo --config configs/paper.yaml                     # paper scale, one 8-GPU node
+
+Outputs in output_dir: data/ (shards, probe dataset), runs/ (checkpoints, exports, metrics), results/
+(probe and policy results.json), report/ (report.md, report.json, figures), demo-config.yaml.
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ class DataStep:
 class TrainStep:
     recipe: str = "configs/train/tiny-cpu.yaml"
     steps: int = 300
+    # How the trainer starts: empty for one process; e.g. [torchrun, --nproc_per_node, "8"] on a GPU node.
+    launcher: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     # The baseline: the same backbone, data and steps, trained image-only (no language, no flow).
     baseline_overrides: list[str] = field(
@@ -61,6 +72,7 @@ class ProbeStep:
     image_size: int = 128
     seeds: int = 3
     workers: int = 2
+    run_options: list[str] = field(default_factory=list)  # extra `dynaflip-probe run` options, e.g. --device
 
 
 @dataclass
@@ -121,8 +133,11 @@ def run_demo(config: DemoConfig) -> Path:
         "draw example tracks and 3D flow",
         [*_cli("dynaflip.extract.cli"), "visualize", str(data), "--out", str(report / "tracks"), "--count", "4"],
     )
+    trainer = (
+        [*config.train.launcher, "-m", "dynaflip.train.cli"] if config.train.launcher else _cli("dynaflip.train.cli")
+    )
     train_common = [
-        *_cli("dynaflip.train.cli"), "--config", config.train.recipe, "--resume", "auto",
+        *trainer, "--config", config.train.recipe, "--resume", "auto",
         f"data.shards=[{{path: {data}}}]", f"runtime.steps={config.train.steps}", *config.train.overrides,
     ]  # fmt: skip
     steps.run("train the DynaFLIP encoder", [*train_common, f"runtime.output_dir={runs / 'dynaflip'}"])
@@ -144,7 +159,7 @@ def run_demo(config: DemoConfig) -> Path:
         "linear probes, ID and OOD",
         [*_cli("dynaflip.eval.probe_cli"), "run", "--data", str(probe_data), *encoder_args,
          "--encoder", config.random_encoder, "--out", str(results / "probe"), "--seeds", str(probe.seeds),
-         "--cache", str(out / "cache" / "features")],
+         "--cache", str(out / "cache" / "features"), *probe.run_options],
     )  # fmt: skip
     policy_encoders = {**{name: str(path) for name, path in encoders.items()}, "random": config.random_encoder}
     for name, spec in policy_encoders.items():

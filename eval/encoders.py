@@ -116,8 +116,8 @@ def _dynaflip(spec: str, target: str, *, last_n: int) -> EvalEncoder:
         encoder.backbone.load_state_dict(safetensors.torch.load_file(str(checkpoint / ENCODER_FILE)))
         identity = _fingerprint(spec, str(checkpoint.resolve()), (checkpoint / ENCODER_FILE).stat().st_mtime_ns)
         return EvalEncoder(
-            name=path.name, spec=spec, identity=identity, preprocess=preprocess_for(encoder), module=encoder.eval(),
-            kind="image_encoder", last_n=last_n,
+            name=folder_display_name(path), spec=spec, identity=identity, preprocess=preprocess_for(encoder),
+            module=encoder.eval(), kind="image_encoder", last_n=last_n,
         )  # fmt: skip
     import dynaflip
 
@@ -125,11 +125,24 @@ def _dynaflip(spec: str, target: str, *, last_n: int) -> EvalEncoder:
     weights = "unknown"
     if path.is_dir() and (path / "config.json").is_file():
         weights = json.loads((path / "config.json").read_text()).get("weights_sha256", "unknown")
-    name = path.name if path.exists() else target.rsplit("/", 1)[-1]
+    name = folder_display_name(path) if path.exists() else target.rsplit("/", 1)[-1]
     return EvalEncoder(
         name=name, spec=spec, identity=_fingerprint(spec, weights), preprocess=preprocess, module=encoder,
         kind="image_encoder", last_n=last_n,
     )  # fmt: skip
+
+
+# Folder names that say what a folder is, not which model it holds: a run's ``export/`` or ``checkpoints/last``.
+GENERIC_FOLDER_NAMES = frozenset({"export", "exports", "final", "best", "last", "latest", "model", "checkpoints"})
+
+
+def folder_display_name(path: Path) -> str:
+    """Name shown in results for a model folder: ``runs/dynaflip/export`` is ``dynaflip``, not ``export``."""
+    resolved = path.expanduser().resolve()
+    for folder in (resolved, *resolved.parents):
+        if folder.name and folder.name not in GENERIC_FOLDER_NAMES and not folder.name.startswith("step-"):
+            return folder.name
+    return path.name
 
 
 def _parse_query(text: str) -> dict[str, Any]:
@@ -186,8 +199,8 @@ def _transformers(spec: str, target: str, *, last_n: int) -> EvalEncoder:
         (p.name, p.stat().st_size) for p in path.glob("*.bin")
     )
     return EvalEncoder(
-        name=path.name, spec=spec, identity=_fingerprint(spec, weights), preprocess=preprocess, module=model.eval(),
-        kind="transformers", last_n=last_n,
+        name=folder_display_name(path), spec=spec, identity=_fingerprint(spec, weights), preprocess=preprocess,
+        module=model.eval(), kind="transformers", last_n=last_n,
     )  # fmt: skip
 
 

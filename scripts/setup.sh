@@ -53,6 +53,11 @@ extras="all"
 [ "$dev" = 1 ] && extras="dev"
 stamp="$venv/.dynaflip-setup-$extras"
 want="$(cat pyproject.toml setup.py | sha256sum | cut -c1-16)"
+# [dev] contains [all]: a dev install that is up to date serves the demo too.
+dev_stamp="$venv/.dynaflip-setup-dev"
+if [ "$extras" = all ] && [ -f "$dev_stamp" ] && [ "$(cat "$dev_stamp")" = "$want" ]; then
+  stamp="$dev_stamp"
+fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing dynaflip[$extras] into $venv (pip; a few minutes the first time)"
   # pip, not uv/poetry: pip takes the torch/torchvision wheels that lie on the reference machine's disk.

@@ -106,3 +106,15 @@ def test_missing_or_incomplete_data_folders_are_named(data, tmp_path, capsys):
     assert main([*run, "--data", str(partial)]) == 2
     error = capsys.readouterr().err
     assert "train.npz' of split 'train' is missing" in error and error.count("\n") == 1
+
+
+def test_run_exports_are_named_after_their_run_not_their_folder(tmp_path):
+    from dynaflip.eval.encoders import folder_display_name
+
+    for relative, expected in [
+        ("runs/dynaflip/export", "dynaflip"),
+        ("runs/image-only/checkpoints/step-00000008", "image-only"),
+        ("models/my-encoder", "my-encoder"),
+    ]:
+        (tmp_path / relative).mkdir(parents=True)
+        assert folder_display_name(tmp_path / relative) == expected

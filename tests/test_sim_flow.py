@@ -5,7 +5,7 @@ import pytest
 
 from dynaflip.geometry import project, transform_points, unproject
 from dynaflip.sim.frame import BACKGROUND_ID, RENDER_ONLY_ID
-from dynaflip.sim.ground_truth_flow import ground_truth_flow, quaternion_to_matrix
+from dynaflip.sim.ground_truth import ground_truth_flow, quaternion_to_matrix
 
 SIZE = 96
 

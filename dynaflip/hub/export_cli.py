@@ -30,8 +30,24 @@ from .verify import verify_export_folder
 PROG = "dynaflip-export"
 
 
+EXAMPLES = """\
+The folder holds model.safetensors, config.json and the model card README.md; load it with
+dynaflip.load(OUT_DIR), or dynaflip.load("hf-hub:org/repo") once pushed.
+
+Examples:
+  dynaflip-export runs/tiny-cpu exports/tiny-cpu                              # latest checkpoint of a run
+  dynaflip-export runs/tiny-cpu/checkpoints/step-300 exports/tiny --evaluation results/probe/tiny/results.json
+  dynaflip-export runs/vitb14-dinov2 exports/vitb14 --name dynaflip-vitb14 --push my-org/dynaflip-vitb14
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", ""))
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__.split("\n\n")[0].replace("``", ""),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("source", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder (latest checkpoint) or one")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="the export folder to write")
     parser.add_argument("--name", help="the model's name in the card (default: the pushed repo's name)")

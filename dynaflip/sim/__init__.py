@@ -40,7 +40,7 @@ _EXPORTS = {
     "sample_shift": "shifts",
     "SceneRenderer": "renderer",
     "MetaWorldSim": "env",
-    "ground_truth_flow": "ground_truth_flow",
+    "ground_truth_flow": "ground_truth",
     "Episode": "episodes",
     "record_episode": "episodes",
     "write_episode": "video",

@@ -1,0 +1,1 @@
+"""Data only: registry.yaml, the published encoders (read by dynaflip.hub.registry)."""

@@ -25,10 +25,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temp = Path(temp_name)
     try:
         yield temp
+        if temp.exists():
+            # mkstemp creates the file 0600; the final file gets the mode a plain open() would give it, so
+            # shards and exports are readable by a cluster group as the user's umask intends.
+            os.chmod(temp, 0o666 & ~_UMASK)
         os.replace(temp, path)
     finally:
         if temp.exists():
             temp.unlink()
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once at import, before any worker threads exist
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ def frames(count, height, width):
     return np.random.default_rng(0).integers(0, 256, (count, height, width, 3), dtype=np.uint8)
 
 
-def write_sidecar(path, *, frames=6, height=6, width=8, **fields):
+def write_sidecar(path, *, frames=6, height=6, width=8, compressed=True, **fields):
     """A depth sidecar whose every pixel value is unique (frame * 1000 + pixel index), plus camera poses."""
     depth = (np.arange(frames)[:, None, None] * 1000 + np.arange(height * width).reshape(height, width) + 1).astype(
         np.float32
@@ -44,17 +44,20 @@ def write_sidecar(path, *, frames=6, height=6, width=8, **fields):
     poses = np.tile(np.eye(4), (frames, 1, 1))
     poses[:, 0, 3] = np.arange(frames)  # the camera moves along x: frame t sits at x = t
     content = {"depth": depth, "cam_to_world": poses, **fields}
-    np.savez_compressed(path, **{key: value for key, value in content.items() if value is not None})
+    save = np.savez_compressed if compressed else np.savez
+    save(path, **{key: value for key, value in content.items() if value is not None})
     return depth, poses
 
 
 # --- recorded ---------------------------------------------------------------------------------------------------
 
 
-def test_recorded_picks_the_requested_frames_and_poses(tmp_path):
+@pytest.mark.parametrize("compressed", [True, False], ids=["compressed", "stored-memory-mapped"])
+def test_recorded_picks_the_requested_frames_and_poses(tmp_path, compressed):
     path = tmp_path / "video-0.depth.npz"
-    depth, poses = write_sidecar(path)
+    depth, poses = write_sidecar(path, compressed=compressed)
     result = RecordedDepth().depth(clip(path), frames(3, 6, 8), np.array([4, 0, 2]))
+    assert isinstance(result.depth, np.ndarray) and not isinstance(result.depth, np.memmap)
     np.testing.assert_array_equal(result.depth, depth[[4, 0, 2]])
     assert result.depth.dtype == np.float32 and result.kind == "metric"
     np.testing.assert_array_equal(result.cam_to_world, poses[[4, 0, 2]])

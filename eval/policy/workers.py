@@ -77,6 +77,23 @@ def init_worker(settings: WorkerSettings, encoder: Any = None) -> None:
         os.environ.setdefault("LP_NUM_THREADS", str(max(1, settings.threads)))
         # Close the GL context before the worker exits: EGL teardown at interpreter exit prints errors.
         multiprocessing.util.Finalize(None, release_worker, exitpriority=10)
+        _exit_when_orphaned()
+
+
+def _exit_when_orphaned(interval: float = 1.0) -> None:
+    """A worker whose parent was killed (SIGKILL, a Slurm cancel) would finish its rollout queue alone and keep
+    the cores busy for minutes; it exits as soon as it is re-parented."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dynaflip-orphan-watch", daemon=True).start()
 
 
 def release_worker() -> None:

@@ -6,6 +6,7 @@ both, their ratio, and the share of pipeline time per stage (from the run's mani
 the CPU with opencv-lk, the pipeline runs at >= 1/3 of the decode-only rate.
 
     .venv/bin/python bench/extract.py                         # Meta-World episodes generated on the spot
+    .venv/bin/python bench/extract.py --source-size 480 640                    # camera-resolution sources
     .venv/bin/python bench/extract.py --videos my_videos/ assume_fovy_degrees=60   # your folder
 """
 
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", help="a plain video folder (default: generate Meta-World episodes)")
     parser.add_argument("--episodes-per-task", type=int, default=4)
+    parser.add_argument(
+        "--source-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"),
+        help="resolution of the generated videos (default 224 224); frames are resized at decode time",
+    )  # fmt: skip
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "dynaflip-bench-videos"))
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("overrides", nargs="*", metavar="key=value")
@@ -61,8 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     if videos is None:
         from dynaflip.sim import QUICK_SUITE, generate_episodes
 
-        videos = args.cache
-        generate_episodes(list(QUICK_SUITE), episodes_per_task=args.episodes_per_task, out_dir=videos, progress=True)
+        height, width = args.source_size
+        videos = args.cache if (height, width) == (224, 224) else f"{args.cache}-{height}x{width}"
+        generate_episodes(
+            list(QUICK_SUITE), episodes_per_task=args.episodes_per_task, out_dir=videos, image_size=(height, width),
+            progress=True,
+        )  # fmt: skip
     clips, _ = collect_clips(iter_folder_clips(videos, default_embodiment="sim"))
     print(
         f"# {len(clips)} clips from {videos}; {config.sampling.references_per_clip} windows per clip, "

@@ -49,6 +49,12 @@ def test_sbatch_trains_two_tasks_survives_preemption_and_exports(slurm, metaworl
         time.sleep(0.5)
     while time.time() < deadline and slurm.job_state(job) not in ("PENDING", "COMPLETED", "FAILED"):
         time.sleep(0.5)
+    # Release only once the node has cleaned up the first run, and in a later second than the requeue:
+    # slurmd refuses a credential issued in the same second as the one it revoked ("Job credential revoked"),
+    # which is the race Slurm's own requeue delay avoids.
+    time.sleep(2)
+    while time.time() < deadline and not slurm.node_state().startswith("IDLE"):
+        time.sleep(0.5)
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=env, check=False)
     final = slurm.wait(job, timeout=600)
     log = (tmp_path / f"slurm-{job}.out").read_text(errors="replace")

@@ -42,6 +42,16 @@ class LocalSlurm:
                 return field.split("=", 1)[1]
         return "UNKNOWN"
 
+    def node_state(self) -> str:
+        """State of the cluster's one node, e.g. IDLE, ALLOCATED, COMPLETING (UNKNOWN if it cannot be read)."""
+        out = subprocess.run(
+            ["scontrol", "show", "node"], capture_output=True, text=True, env=self.env(dict(os.environ))
+        ).stdout
+        for field in out.split():
+            if field.startswith("State="):
+                return field.split("=", 1)[1]
+        return "UNKNOWN"
+
     def wait(self, job: str, *, timeout: float = 600) -> str:
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -7,7 +7,7 @@ import torch
 from dynaflip.config import load_config
 from dynaflip.eval.policy import BCData, BCPolicy, Demo, DemoStore, PolicyConfig, RolloutRecord, train_bc, validate
 from dynaflip.eval.policy.aggregate import success_rows
-from dynaflip.eval.stats import mean_interval, wilson_interval
+from dynaflip.eval.stats import wilson_interval
 from dynaflip.sim.tasks import QUICK_SUITE, TASK_SUITE
 from tests.helpers.policy_settings import QUICK_CONFIG
 
@@ -83,21 +83,23 @@ def test_demo_store_round_trip_and_setting_key(tmp_path):
         store.load("reach-v3", 1)
 
 
-def _record(task, split, seed, success):
-    return RolloutRecord(task, split, seed, 0, success, 10, 5 if success else None, 0.1)
+def _record(task, split, seed, episode, success):
+    return RolloutRecord(task, split, seed, 10_000 + 1000 * seed + episode, success, 10, 5 if success else None, 0.1)
 
 
-def test_success_rows_pool_rollouts_per_task_and_interval_seeds_for_the_mean():
-    outcomes = {("a", 0): [1, 1, 0, 0], ("a", 1): [1, 1, 1, 0], ("b", 0): [0, 0, 0, 0], ("b", 1): [1, 0, 0, 0]}
-    records = [_record(t, "id", s, bool(x)) for (t, s), xs in outcomes.items() for x in xs]
+def test_success_rows_give_bootstrap_intervals_over_seeds_and_episodes_with_n():
+    outcomes = {("a", 0): [1, 1, 0, 0, 1, 0], ("a", 1): [1, 1, 1, 0, 1, 1], ("b", 0): [0] * 6, ("b", 1): [1] + [0] * 5}
+    records = [_record(t, "id", s, e, bool(x)) for (t, s), xs in outcomes.items() for e, x in enumerate(xs)]
     rows = {row.group: row for row in success_rows(records, tasks=["a", "b"], splits=["id"], seeds=[0, 1])}
-    assert (rows["a"].mean, rows["a"].low, rows["a"].high) == pytest.approx(wilson_interval(5, 8))
-    assert rows["a"].values == [0.5, 0.75]
-    mean, low, high = mean_interval([(0.5 + 0.0) / 2, (0.75 + 0.25) / 2])
-    assert rows["mean"].mean == pytest.approx(mean) and rows["mean"].values == pytest.approx([0.25, 0.5])
-    assert rows["mean"].low == pytest.approx(max(0.0, low)) and rows["mean"].high == pytest.approx(min(1.0, high))
+    a, wilson = rows["a"], wilson_interval(8, 12)
+    assert a.mean == pytest.approx(8 / 12) and a.values == pytest.approx([0.5, 5 / 6])
+    assert a.n == {"seeds": 2, "episodes": 6}
+    assert 0.0 <= a.low <= wilson[1] and wilson[2] <= a.high <= 1.0  # at least the Wilson interval of its rollouts
+    assert rows["mean"].mean == pytest.approx(9 / 24) and rows["mean"].values == pytest.approx([0.25, 0.5])
+    assert rows["mean"].n == {"tasks": 2, "seeds": 2, "episodes": 6} and rows["mean"].has_interval
+    assert rows["iqm"].has_interval and 0.0 <= rows["iqm"].low < rows["iqm"].high <= 1.0
     with pytest.raises(ValueError, match="no rollouts of task 'b'"):
-        success_rows(records[:8], tasks=["a", "b"], splits=["id"], seeds=[0, 1])
+        success_rows(records[:12], tasks=["a", "b"], splits=["id"], seeds=[0, 1])
 
 
 def test_configs_load_and_validate():

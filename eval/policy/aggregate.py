@@ -1,53 +1,71 @@
-"""Success rates from rollout records, as results.json rows with 95 % intervals.
+"""Success rates from rollout records, as results.json rows with 95 % intervals from the episodes.
 
-Per task and split: the success rate pooled over every rollout of every BC seed, with a Wilson interval
-over those rollouts (sound at 0 % and 100 %, where a t-interval over 3 seeds degenerates); ``values`` holds
-each seed's rate. Suite mean (group "mean"): each seed's mean success over the tasks, then a Student-t
-interval over the seeds (the seed is the unit that is repeated; tasks are fixed), clipped to [0, 1].
+The unit of variation is the episode of a (task, BC seed) (see :mod:`dynaflip.eval.stats.episodes`): intervals
+come from a hierarchical bootstrap that resamples the BC seeds of each task and the episodes of each seed
+(:class:`~dynaflip.eval.stats.EpisodeBootstrap`; tasks fixed). Per task and split: the success rate over every
+rollout of every BC seed, its interval at least the Wilson interval of those rollouts; ``values`` holds each
+seed's rate. Group "mean": the mean over tasks; group "iqm": the interquartile mean of the (task, seed) rates
+(rliable; ``values``: each seed's IQM over the tasks). Every row records n (tasks x seeds x episodes) and
+how its interval was made, or why there is none (fewer than 10 episodes behind it).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from ..results import ResultRow
-from ..stats import wilson_interval
-from .rollout import RolloutRecord
+from ..stats import EpisodeBootstrap, EpisodeOutcomes
+from ..stats.aggregates import iqm
 
 METRIC = "success"
 MEAN_GROUP = "mean"
+IQM_GROUP = "iqm"
+SUMMARY_GROUPS = (MEAN_GROUP, IQM_GROUP)
 
 
 def success_rows(
-    records: Sequence[RolloutRecord], *, tasks: Sequence[str], splits: Sequence[str], seeds: Sequence[int]
+    records: Sequence[Any],
+    *,
+    tasks: Sequence[str],
+    splits: Sequence[str],
+    seeds: Sequence[int],
+    bootstrap: EpisodeBootstrap | None = None,
 ) -> list[ResultRow]:
-    """One row per (task, split) and one "mean" row per split, in the order of ``splits`` then ``tasks``."""
-    outcomes: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
-    for record in records:
-        outcomes[(record.task, record.split, record.policy_seed)].append(record.success)
+    """One row per (task, split), then a "mean" and an "iqm" row per split, in the order of ``splits`` then
+    ``tasks``. Raises ValueError naming the (task, split, seed) without rollouts or the imbalance."""
+    outcomes = EpisodeOutcomes.from_records(records, tasks=tasks, splits=splits, seeds=seeds)
+    bootstrap = bootstrap or EpisodeBootstrap()
     rows = []
     for split in splits:
-        per_seed_means = {seed: [] for seed in seeds}
-        for task in tasks:
-            rates, successes, trials = [], 0, 0
-            for seed in seeds:
-                results = outcomes.get((task, split, seed))
-                if not results:
-                    raise ValueError(f"no rollouts of task {task!r}, split {split!r}, seed {seed}")
-                rates.append(sum(results) / len(results))
-                successes += sum(results)
-                trials += len(results)
-                per_seed_means[seed].append(rates[-1])
-            rate, low, high = wilson_interval(successes, trials)
-            rows.append(ResultRow(group=task, split=split, metric=METRIC, mean=rate, low=low, high=high, values=rates))
-        values = [sum(means) / len(means) for means in per_seed_means.values()]
-        row = ResultRow.from_values(group=MEAN_GROUP, split=split, metric=METRIC, values=values)
-        row.low, row.high = max(0.0, row.low), min(1.0, row.high)  # a rate's interval stays within [0, 1]
-        rows.append(row)
+        summary = bootstrap.summary(outcomes, [split])
+        runs = outcomes.split(split).mean(axis=-1)  # (tasks, seeds)
+        for t, task in enumerate(outcomes.tasks):
+            rows.append(
+                ResultRow.from_interval(
+                    group=task, split=split, metric=METRIC, interval=summary.tasks[task], values=runs[t].tolist()
+                )
+            )
+        per_seed = np.mean(runs, axis=0).tolist()
+        rows.append(
+            ResultRow.from_interval(
+                group=MEAN_GROUP, split=split, metric=METRIC, interval=summary.mean, values=per_seed
+            )
+        )
+        per_seed_iqm = [float(iqm(runs[:, s][:, None])) for s in range(runs.shape[1])]  # IQM over tasks
+        rows.append(
+            ResultRow.from_interval(
+                group=IQM_GROUP, split=split, metric=METRIC, interval=summary.iqm, values=per_seed_iqm
+            )
+        )
     return rows
 
 
 def table_groups(rows: Sequence[ResultRow]) -> list[str]:
-    """The tasks in row order, then the suite mean: the lines of tables and the bar groups of plots."""
-    return [*dict.fromkeys(row.group for row in rows if row.group != MEAN_GROUP), MEAN_GROUP]
+    """The tasks in row order, then the summaries present ("mean", "iqm"): the lines of tables and the bar
+    groups of plots."""
+    groups = [*dict.fromkeys(row.group for row in rows if row.group not in SUMMARY_GROUPS)]
+    present = {row.group for row in rows}
+    return [*groups, *(group for group in SUMMARY_GROUPS if group in present)]

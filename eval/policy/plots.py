@@ -1,4 +1,7 @@
-"""policy.png: success per task and suite mean, in distribution and under each shift, with 95 % intervals."""
+"""policy.png: success per task, mean and IQM, in distribution and under each shift, with 95 % intervals.
+
+A bar without an interval (n too small) has no error bar and is hatched; the title states n.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from dynaflip.io import atomic_path
 
 from ..results import ResultRow
 from .aggregate import table_groups
+from .tables import sample_size
 
 
 def plot_success(rows: Sequence[ResultRow], path: str | Path, *, splits: Sequence[str], title: str) -> Path:
-    """Grouped bars: one group per task (and the mean), one bar per split; error bars are the intervals."""
+    """Grouped bars: one group per task (and the summaries), one bar per split; error bars are the intervals."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display; never opens a window
@@ -24,21 +28,35 @@ def plot_success(rows: Sequence[ResultRow], path: str | Path, *, splits: Sequenc
     figure, axis = plt.subplots(figsize=(max(6.0, 0.15 * len(groups) * len(splits) + 3.0), 4.2))
     colours = plt.get_cmap("tab10")
     for index, split in enumerate(splits):
-        xs, means, errors = [], [], [[], []]
         for position, group in enumerate(groups):
             row = cells.get((group, split))
             if row is None:
                 continue
-            xs.append(position + (index - (len(splits) - 1) / 2) * width)
-            means.append(100 * row.mean)
-            errors[0].append(100 * max(0.0, row.mean - row.low))
-            errors[1].append(100 * max(0.0, row.high - row.mean))
-        axis.bar(xs, means, width=width, yerr=errors, capsize=2, label=split, color=colours(index % 10))
+            x = position + (index - (len(splits) - 1) / 2) * width
+            error = None
+            if row.has_interval:  # ends clipped to [0, 1]: a rate's interval never leaves it
+                error = [
+                    [100 * max(0.0, row.mean - max(0.0, row.low))],
+                    [100 * max(0.0, min(1.0, row.high) - row.mean)],
+                ]
+            axis.bar(
+                x,
+                100 * row.mean,
+                width=width,
+                yerr=error,
+                capsize=2,
+                color=colours(index % 10),
+                hatch=None if row.has_interval else "//",
+                edgecolor="white" if row.has_interval else "black",
+                linewidth=0.3,
+                label=split if position == 0 else None,
+            )
     axis.set_xticks(range(len(groups)))
     axis.set_xticklabels([group.removesuffix("-v3") for group in groups], rotation=35, ha="right", fontsize=8)
     axis.set_ylabel("success (%)")
     axis.set_ylim(0, 105)
-    axis.set_title(title, fontsize=10)
+    hatched = "; hatched: no interval (n too small)" if any(not row.has_interval for row in rows) else ""
+    axis.set_title(f"{title}\n{sample_size(rows)}{hatched}", fontsize=9)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()

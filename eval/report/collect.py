@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results import ResultRow, read_results
+from ..results import ResultRow, calibration_role, read_results
+from .episodes import Episodes, load_episodes
 
 RESULTS_NAME = "results.json"
+POLICY_KIND = "policy"
 
 
 @dataclass
@@ -21,6 +23,7 @@ class ResultFile:
     config: dict[str, Any]
     rows: list[ResultRow]
     timing: dict[str, float]
+    episodes: Episodes | None = None  # policy results: the rollouts.jsonl beside them
 
     @property
     def seeds(self) -> list[Any] | None:
@@ -42,6 +45,11 @@ class EncoderResults:
     label: str
     encoder: dict[str, Any]
     files: dict[str, ResultFile] = field(default_factory=dict)  # by kind
+
+    @property
+    def role(self) -> str | None:
+        """'ceiling' (oracle:state) or 'floor' (blind) for the policy instrument's calibration runs, else None."""
+        return calibration_role(self.encoder.get("spec"))
 
 
 def find_result_files(paths: list[str | Path]) -> list[Path]:
@@ -71,13 +79,15 @@ def read_result_file(path: Path) -> ResultFile:
     encoder = data["encoder"]
     if not isinstance(encoder, dict) or not encoder.get("name"):
         raise ValueError(f"{path}: field 'encoder' must name the encoder (expected encoder.name and encoder.spec)")
+    kind, config = str(data["kind"]), data.get("config") or {}
     return ResultFile(
         path=path,
-        kind=str(data["kind"]),
+        kind=kind,
         encoder=encoder,
-        config=data.get("config") or {},
+        config=config,
         rows=data["rows"],
         timing=data.get("timing") or {},
+        episodes=load_episodes(path, config) if kind == POLICY_KIND else None,
     )
 
 
@@ -135,6 +145,22 @@ def collect(paths: list[str | Path]) -> list[EncoderResults]:
     for group, label in zip(encoders, _labels([group.encoder for group in encoders]), strict=True):
         group.label = label
     return encoders
+
+
+def default_baseline(encoders: list[EncoderResults]) -> EncoderResults | None:
+    """The first encoder that is not a calibration run (None when every one is)."""
+    return next((encoder for encoder in encoders if encoder.role is None), None)
+
+
+def find_baseline(encoders: list[EncoderResults], name: str) -> EncoderResults:
+    """:func:`find_encoder`, refusing the calibration runs: the ceiling and floor are not competitors."""
+    encoder = find_encoder(encoders, name)
+    if encoder.role is not None:
+        raise ValueError(
+            f"--baseline '{name}': '{encoder.label}' is the instrument's calibration {encoder.role} "
+            f"({encoder.encoder.get('spec')}), shown beside the encoders but never a baseline; name an encoder"
+        )
+    return encoder
 
 
 def find_encoder(encoders: list[EncoderResults], name: str) -> EncoderResults:

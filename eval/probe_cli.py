@@ -14,10 +14,15 @@ of a GxG query grid (--grid-size) --horizon control steps ahead (Meta-World runs
 frame's camera coordinates, with a validity mask. OOD splits test-<shift> re-render the test states under
 one visual shift each (camera, lighting, table, distractors, occlusion): same labels, other pixels.
 
-Probes (run): suites control (ee_pos, gripper, object_pos: R² and MSE), flow (future_flow: R² and MSE over
-valid entries) and task (accuracy). One linear layer on standardised features per probe; learning rate,
-weight decay and step are selected on validation episodes; --seeds re-draw the train/val episodes and the
-init; scores are mean and 95 % interval over seeds on test-id ("id") and each shift.
+Probes (run): suites control (ee_pos, gripper, object_pos), flow (future_flow, over valid entries) and task
+(accuracy). One linear layer per probe on standardised features projected on their leading principal
+components (--pca-dims auto: one per 10 training frames), predictions clipped to the training label range;
+learning rate, weight decay and step are selected on validation episodes; --seeds re-draw the train/val
+episodes and the init. Regression probes are scored by score = 1 - MSE / MSE(training label mean) (1 perfect,
+0 = the constant training mean), position probes also by RMSE in cm; the median score over probes per split.
+Scores on test-id ("id") and each shift are means over seeds with a 95 % bootstrap interval over test
+episodes and seeds (none when there are too few test episodes). Under the camera shift the future flow is
+re-expressed for the shifted camera.
 
 Examples:
   dynaflip-probe build-data --out data/probe --suite quick --episodes-per-task 10 --image-size 224 --workers 2
@@ -106,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache",
         default=None,
         help="feature cache folder (default: $DYNAFLIP_CACHE/features, else ~/.cache/dynaflip/features)",
+    )
+    run.add_argument(
+        "--pca-dims",
+        default="auto",
+        help="probe inputs: 'auto' (one principal component per 10 training frames, all dims when enough), "
+        "'none' (all standardised dims) or a number of components",
+    )
+    run.add_argument(
+        "--bootstrap-samples", type=int, default=2000, help="resamples of test episodes and seeds for intervals"
     )
     run.add_argument("--batch-size", type=int, default=64, help="images per encoder forward pass")
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)")
@@ -225,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
     from .results import encoder_summary
 
     probes = resolve_suites(args.suites)
-    for option in ("seeds", "last_n", "batch_size"):
+    for option in ("seeds", "last_n", "batch_size", "bootstrap_samples"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option.replace('_', '-')}: expected >= 1, got {getattr(args, option)}")
     dataset = ProbeDataset(args.data)
@@ -244,6 +258,8 @@ def _run(args: argparse.Namespace) -> int:
                 cache=cache,
                 seeds=args.seeds,
                 sweep=sweep,
+                pca_dims=args.pca_dims,
+                bootstrap_samples=args.bootstrap_samples,
                 batch_size=args.batch_size,
                 device=device,
                 progress=not args.no_progress,
@@ -261,7 +277,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"{timing['images_encoded']} images at {timing['images_per_second']:.1f} img/s, "
                 f"{timing['cached_splits']} split(s) cached; probes {timing['probe_seconds']:.1f} s) -> {folder}"
             )
-            lines.append(table(result.rows, metrics=("r2", "accuracy")))
+            lines.append(table(result.rows, metrics=("score", "accuracy")))
             del encoder
     print("\n\n".join(lines))
     return 0

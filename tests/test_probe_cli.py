@@ -26,16 +26,30 @@ def _check_outputs(folder, *, seeds, kind="probe"):
     results = read_results(folder / "results.json")
     assert results["kind"] == kind and results["encoder"]["parameters"] > 0
     rows = results["rows"]
-    assert {row.group for row in rows} == PROBES and {row.split for row in rows} == SPLITS
-    for row in rows:
-        assert row.metric == ("accuracy" if row.group == "task" else row.metric)
-        assert len(row.values) == seeds and row.low <= row.mean <= row.high
-        assert np.isfinite(row.mean) or row.group == "gripper"  # a split may hold one gripper opening only
+    assert {row.group for row in rows} == PROBES | {"median"} and {row.split for row in rows} == SPLITS
     metrics = {(row.group, row.metric) for row in rows}
-    assert ("future_flow", "r2") in metrics and ("ee_pos", "mse") in metrics and ("task", "accuracy") in metrics
+    assert metrics == {
+        *((probe, "score") for probe in ("ee_pos", "gripper", "object_pos", "future_flow", "median")),
+        ("ee_pos", "rmse_cm"), ("object_pos", "rmse_cm"), ("task", "accuracy"),
+    }  # fmt: skip
+    for row in rows:
+        assert len(row.values) == seeds
+        assert np.isfinite(row.mean) or row.group == "gripper"  # a split may hold one gripper opening only
+        if row.metric in ("score", "accuracy"):
+            assert not row.mean > 1  # bounded above (NaN compares False)
+        # The tiny dataset has 2 test episodes: no interval at all, never a zero-width one, and it says so.
+        assert np.isnan(row.low) and np.isnan(row.high) and row.interval.startswith("no interval: n too small")
+        assert row.n == {"tasks": 2, "seeds": seeds, "episodes": 1}
+    config = results["config"]
+    assert "n too small" in config["intervals"]["none"] and config["omitted"] == []
+    assert config["dataset"]["relabelled"] == {"camera": ["flow", "flow_valid"]}
+    assert all(0 <= share <= 1 for share in config["clipped_fraction"].values())
+    # 12 training frames (seed 0), 10 per input dimension: one principal component.
+    assert [entry["components"] for entry in config["conditioning"]["per_seed"]] == [1] * seeds
     markdown = (folder / "results.md").read_text()
     assert "| probe | metric | ID | camera | lighting | table | distractors | occlusion |" in markdown
-    assert "| future_flow | R² |" in markdown and " ± " in markdown
+    assert "| future_flow | score |" in markdown and "| **median** (over probes) | score |" in markdown
+    assert "**No intervals**: n too small" in markdown and "re-expressed for the shifted camera" in markdown
     assert (folder / "probes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return results
 
@@ -45,7 +59,7 @@ def test_random_encoder_end_to_end_and_features_come_from_the_cache(data, tmp_pa
     args = ["run", "--data", str(data), "--encoder", TINY_ENCODER, "--out", str(out), "--cache", str(cache)]
     assert main([*args, "--seeds", "2", *FAST]) == 0
     printed = capsys.readouterr().out
-    assert "img/s" in printed and "| future_flow | R² |" in printed
+    assert "img/s" in printed and "| future_flow | score |" in printed
     folder = out / "vit_tiny_patch16_224-random"
     results = _check_outputs(folder, seeds=2)
     assert results["timing"]["images_encoded"] == 12 + 6 + 6 * 6 and results["timing"]["cached_splits"] == 0
@@ -58,7 +72,7 @@ def test_random_encoder_end_to_end_and_features_come_from_the_cache(data, tmp_pa
     assert main([*args, "--seeds", "1", "--suites", "control", *FAST]) == 0  # another sweep, same features
     again = read_results(folder / "results.json")
     assert again["timing"]["images_encoded"] == 0 and again["timing"]["cached_splits"] == 8
-    assert {row.group for row in again["rows"]} == {"ee_pos", "gripper", "object_pos"}
+    assert {row.group for row in again["rows"]} == {"ee_pos", "gripper", "object_pos", "median"}
     assert [path.stat().st_mtime_ns for path in sorted(cache.rglob("*.npy"))] == stamps
 
 
@@ -84,6 +98,7 @@ def test_a_timm_encoder_loads_pretrained_weights_from_the_hub_cache(data, tmp_pa
         (["--encoder", "random:not_a_model"], "encoder 'random:not_a_model'"),
         (["--encoder", TINY_ENCODER, "--suites", "control,dynamics"], "unknown suite 'dynamics'"),
         (["--encoder", TINY_ENCODER, "--seeds", "0"], "--seeds: expected >= 1"),
+        (["--encoder", TINY_ENCODER, "--pca-dims", "many"], "--pca-dims: expected 'auto'"),
     ],
 )
 def test_bad_run_options_are_one_line_errors(data, tmp_path, capsys, options, expected):
@@ -118,3 +133,39 @@ def test_run_exports_are_named_after_their_run_not_their_folder(tmp_path):
     ]:
         (tmp_path / relative).mkdir(parents=True)
         assert folder_display_name(tmp_path / relative) == expected
+
+
+def test_probes_png_is_bounded_and_marks_clipped_bars():
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from dynaflip.eval.probe.plot import SCORE_FLOOR, draw_probes
+    from dynaflip.eval.results import ResultRow
+
+    nan = float("nan")
+    rows = [
+        ResultRow("ee_pos", "id", "score", 0.8, 0.7, 0.9, [0.8]),
+        ResultRow("ee_pos", "lighting", "score", -3.2, -4.0, -2.5, [-3.2]),  # far below the axis
+        ResultRow("ee_pos", "table", "score", -0.5, -1.4, 0.1, [-0.5]),  # its interval runs below the axis
+        ResultRow("median", "id", "score", 0.6, nan, nan, [0.6]),  # no interval: no error bar
+        ResultRow("median", "lighting", "score", -2.0, nan, nan, [-2.0]),
+        ResultRow("median", "table", "score", -0.4, nan, nan, [-0.4]),
+        ResultRow("task", "id", "accuracy", 1.0, nan, nan, [1.0]),
+    ]
+    figure = draw_probes(rows, title="t", subtitle="n = 9 test episodes x 3 probe seed(s)")
+    try:
+        axes = {axis.get_title(): axis for axis in figure.axes}
+        assert list(axes) == ["median over probes", "ee_pos", "task"]
+        for name in ("median over probes", "ee_pos"):
+            assert axes[name].get_ylim() == (SCORE_FLOOR, 1.05)
+        assert axes["task"].get_ylim() == (0.0, 1.05)
+        bars = [p for p in axes["ee_pos"].patches if isinstance(p, Rectangle)]
+        hatched = [bar.get_hatch() for bar in bars]
+        assert hatched == [None, "///", None]  # only the bar cut at the axis is hatched
+        assert bars[1].get_y() + bars[1].get_height() == SCORE_FLOOR
+        assert "-3.2" in [text.get_text() for text in axes["ee_pos"].texts]
+        # Error bars only where there is an interval (none in the median panel).
+        assert len(axes["ee_pos"].collections) >= 1 and not axes["median over probes"].collections
+        assert "hatched bars" in figure._suptitle.get_text() and "n = 9" in figure._suptitle.get_text()
+    finally:
+        plt.close(figure)

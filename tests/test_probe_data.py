@@ -67,14 +67,43 @@ def test_ood_splits_change_pixels_but_not_labels(data, shift):
     from dynaflip.sim import sample_shift
 
     reference, shifted = data.labels("test-id"), data.labels(f"test-{shift}")
+    view = {"flow", "flow_valid"} if shift == "camera" else set()  # the camera's own grid and frame
+    assert set(data.relabelled(f"test-{shift}")) == view
     for key, value in reference.items():
-        np.testing.assert_array_equal(shifted[key], value, err_msg=key)
+        if key not in view:
+            np.testing.assert_array_equal(shifted[key], value, err_msg=key)
+    if view:
+        assert not np.array_equal(shifted["flow"], reference["flow"])
+        assert np.all(shifted["flow"][~shifted["flow_valid"]] == 0) and shifted["flow_valid"].mean() > 0.2
     change = np.abs(data.images(f"test-{shift}").astype(int) - data.images("test-id")).mean(axis=(1, 2, 3))
     assert change.min() > MIN_CHANGE[shift], change
     for episode in data.manifest["splits"][f"test-{shift}"]["episodes"]:
         recorded = episode["shift"]
         assert recorded["name"] == shift
         assert json.loads(json.dumps(sample_shift(shift, seed=recorded["seed"]).params)) == recorded["params"]
+
+
+def test_the_camera_shift_re_expresses_the_flow_for_its_own_view():
+    """The flow under a moved camera is computed from that camera's render: a camera 'shift' that does not
+    move gives exactly the ID labels, a real one other labels of the same motion."""
+    from dynaflip.eval.probe.episode import probe_episode, release_simulators
+    from dynaflip.sim import Shift, sample_shift
+
+    still = Shift("camera", seed=0, params={"azimuth_degrees": 0.0, "elevation_degrees": 0.0, "roll_degrees": 0.0,
+                                            "distance_scale": 1.0})  # fmt: skip
+    moved = sample_shift("camera", seed=3)
+    options = {"task_index": 0, "image_size": 48, "frames": 2, "horizon": 6, "grid_size": 6, "camera": "corner"}
+    try:
+        arrays = probe_episode("reach-v3", seed=5, max_steps=60, shifts=[still], **options)
+        assert np.abs(arrays["flow-camera"] - arrays["flow"]).max() < 1e-5
+        assert np.array_equal(arrays["flow_valid-camera"], arrays["flow_valid"])
+        arrays = probe_episode("reach-v3", seed=5, max_steps=60, shifts=[moved], **options)
+    finally:
+        release_simulators()
+    assert not np.allclose(arrays["flow-camera"], arrays["flow"])
+    # The moving hand is seen by both grids; its displacement is the same motion, so of a similar size.
+    ours, theirs = (np.linalg.norm(arrays[key], axis=-1).max() for key in ("flow-camera", "flow"))
+    assert ours > 1e-3 and 0.3 < ours / theirs < 3
 
 
 def test_a_second_build_resumes_to_nothing_and_other_settings_are_refused(data, capsys):

@@ -3,7 +3,9 @@ distribution (``dynaflip-probe``).
 
 - :mod:`.build` / :mod:`.episode`: probe datasets from Meta-World scripted-expert episodes with ground truth;
 - :mod:`.dataset` / :mod:`.manifest`: reading them (``dataset.json`` + one npz per split);
-- :mod:`.linear` / :mod:`.sweep`: the linear probe and its validation sweep; :mod:`.metrics`: R², MSE, accuracy;
+- :mod:`.linear` / :mod:`.sweep`: the linear probe (PCA-conditioned inputs, clipped outputs) and its
+  validation sweep; :mod:`.metrics`: the skill score, RMSE, R², accuracy;
+- :mod:`.scoring` / :mod:`.bootstrap`: result rows with intervals over test episodes and probe seeds;
 - :mod:`.runner`: one encoder's whole probe suite; :mod:`.report` / :mod:`.plot`: results.md and probes.png.
 """
 
@@ -13,7 +15,7 @@ from .build import BuildSettings, BuildSummary, build_probe_dataset
 from .dataset import ProbeDataset
 from .linear import LinearProbe
 from .manifest import ProbeDataError
-from .metrics import accuracy, mse, r2_score
+from .metrics import accuracy, mse, r2_score, skill_score
 from .runner import ProbeRun, run_probes
 from .sweep import SweepConfig, fit_probe
 from .targets import PROBES, SUITES, ProbeSpec, resolve_suites
@@ -36,4 +38,5 @@ __all__ = [
     "r2_score",
     "resolve_suites",
     "run_probes",
+    "skill_score",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 from dynaflip import __version__
 from dynaflip.io import atomic_path, atomic_write_json
 
-from .labels import INDEX_KEYS, LABEL_KEYS, label_definitions
+from .labels import INDEX_KEYS, LABEL_KEYS, VIEW_LABELS, VIEW_SHIFTS, label_definitions
 from .manifest import BUILD_FILE, FORMAT, FORMAT_VERSION, MANIFEST_FILE, PARTS_DIR, fingerprint, read_manifest
 from .sampling import shift_seed
 from .splits import TEST_ID, TRAIN, VAL, ood_split, plan_episodes
@@ -131,10 +131,10 @@ def build_probe_dataset(
     for split, episodes in plan.items():
         for task, seed in episodes:
             path = _part_path(root, task, seed)
-            if path.is_file():
+            shifts = list(settings.shifts) if split == TEST_ID else []
+            if _part_complete(path, shifts):
                 summary.skipped += 1
                 continue
-            shifts = list(settings.shifts) if split == TEST_ID else []
             job = {"task": task, "seed": seed, "task_index": settings.tasks.index(task), "shifts": shifts}
             jobs.append(job | {"path": str(path), "settings": settings.to_json()})
     bar = tqdm(total=len(jobs), desc="probe episodes", unit="ep", disable=not progress)
@@ -195,6 +195,19 @@ def _clear(root: Path) -> None:
 
 def _part_path(root: Path, task: str, seed: int) -> Path:
     return root / PARTS_DIR / f"{task}-s{seed}.npz"
+
+
+def _part_complete(path: Path, shifts: list[str]) -> bool:
+    """Whether a finished part holds every array this build needs (a part written by an older version
+    lacks the re-expressed view labels, and is rendered again)."""
+    if not path.is_file():
+        return False
+    wanted = [f"{label}-{shift}" for shift in shifts if shift in VIEW_SHIFTS for label in VIEW_LABELS]
+    try:
+        with np.load(path, allow_pickle=False) as part:
+            return all(key in part.files for key in wanted)
+    except (OSError, ValueError):
+        return False  # unreadable: render it again
 
 
 def _run(jobs: list[dict[str, Any]], *, workers: int) -> Iterator[dict[str, Any]]:
@@ -269,16 +282,19 @@ def _assemble(root: Path, settings: BuildSettings, plan: dict[str, list[tuple[st
             labels = {key: np.concatenate([part[key] for part in parts]) for key in (*LABEL_KEYS, *INDEX_KEYS)}
             outputs = {split: "rgb"} | ({ood_split(s): f"rgb-{s}" for s in settings.shifts} if split == TEST_ID else {})
             for name, key in outputs.items():
+                shift = None if name == split else name.removeprefix("test-")
+                relabelled = list(VIEW_LABELS) if shift in VIEW_SHIFTS else []
+                own = {label: np.concatenate([part[f"{label}-{shift}"] for part in parts]) for label in relabelled}
                 files[name] = root / f"{name}.npz"
                 with atomic_path(files[name]) as temp, open(temp, "wb") as handle:
-                    np.savez_compressed(handle, rgb=np.concatenate([part[key] for part in parts]), **labels)
-                shift = None if name == split else name.removeprefix("test-")
+                    np.savez_compressed(handle, rgb=np.concatenate([part[key] for part in parts]), **(labels | own))
                 episodes = [
                     {key: meta[key] for key in ("task", "seed", "frames", "steps", "success")}
                     | ({"shift": meta["shifts"][shift]} if shift else {})
                     for meta in metas
                 ]
                 entry = {"file": files[name].name, "frames": len(labels["step"]), "shift": shift, "source": split}
+                entry |= {"relabelled": relabelled} if relabelled else {}
                 splits[name] = entry | {"episodes": episodes}
         finally:
             for part in parts:

@@ -41,6 +41,14 @@ class ProbeDataset:
         ood = [split for split in self.manifest["splits"] if split.startswith(OOD_PREFIX) and split != TEST_ID]
         return [TEST_ID, *ood]
 
+    def shift(self, split: str) -> str | None:
+        """The OOD shift a split re-renders under (None for train, val and test-id)."""
+        return self.manifest["splits"][split].get("shift")
+
+    def relabelled(self, split: str) -> list[str]:
+        """Label keys recomputed for this split's view (see :data:`.labels.VIEW_LABELS`); older datasets: none."""
+        return list(self.manifest["splits"][split].get("relabelled", []))
+
     def num_frames(self, split: str) -> int:
         return int(self.manifest["splits"][split]["frames"])
 

@@ -4,7 +4,9 @@ OOD shift) and compute their labels, including the exact future 3D flow of a que
 The expert runs twice: a physics-only pass finds the episode's length and records every state, then a replay
 of the same actions from the same initial state renders the chosen steps. MuJoCo is deterministic, and the
 replay is checked against the first pass, so the labels belong to exactly the rendered states. Shifts act at
-render time only, so an OOD image shows the very state its ID twin shows and shares its labels.
+render time only, so an OOD image shows the very state its ID twin shows and shares its labels, except the
+labels defined on the camera's pixel grid (the future flow): a shift that moves the camera gets them
+recomputed from its own render, so they stay a function of the image the probe sees.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from dynaflip.geometry import query_grid
 
-from .labels import INDEX_KEYS, LABEL_KEYS
+from .labels import INDEX_KEYS, LABEL_KEYS, VIEW_LABELS, VIEW_SHIFTS
 from .sampling import episode_rng, sample_steps
 
 
@@ -79,7 +81,9 @@ def probe_episode(
     """Frames and labels of one episode (arrays with a leading frame axis).
 
     ``shifts``: sampled :class:`~dynaflip.sim.Shift` objects; each adds ``rgb-<name>`` with the same states
-    rendered under that shift. Also returns ``steps`` (episode length in actions), ``success`` and ``fps``.
+    rendered under that shift, and a shift that moves the camera also ``<label>-<name>`` for the view labels
+    (:data:`.labels.VIEW_LABELS`) of that view. Also returns ``steps`` (episode length in actions),
+    ``success`` and ``fps``.
     """
     sim = _simulator(task, seed=seed, camera=camera, image_size=image_size, max_steps=max_steps)
     actions, states = rollout(sim, horizon=horizon)
@@ -90,6 +94,7 @@ def probe_episode(
     sim.reset()
     out: dict[str, list[Any]] = {key: [] for key in ("rgb", *LABEL_KEYS, *INDEX_KEYS)}
     out |= {f"rgb-{shift.name}": [] for shift in shifts}
+    out |= {f"{key}-{shift.name}": [] for shift in shifts if shift.name in VIEW_SHIFTS for key in VIEW_LABELS}
     for step in range(int(chosen[-1]) + 1):
         if step in wanted:
             _check_replay(sim.state(), states[step], task=task, seed=seed, step=step)
@@ -104,7 +109,13 @@ def probe_episode(
             out["step"].append(step)
             for shift in shifts:
                 sim.set_shift(shift)
-                out[f"rgb-{shift.name}"].append(sim.render(with_depth=False).rgb)
+                moved = shift.name in VIEW_SHIFTS
+                shifted = sim.render(with_depth=moved, with_segmentation=moved)
+                out[f"rgb-{shift.name}"].append(shifted.rgb)
+                if moved:
+                    view = frame_labels(shifted, states[step], states[step + horizon], grid=grid, grid_size=grid_size)
+                    for key in VIEW_LABELS:
+                        out[f"{key}-{shift.name}"].append(view[key])
         if step < chosen[-1]:
             sim.step(actions[step])
     arrays: dict[str, Any] = {key: np.stack(values) for key, values in out.items()}

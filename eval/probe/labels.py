@@ -9,6 +9,11 @@ from typing import Any
 LABEL_KEYS = ("ee_pos", "gripper", "object_pos", "task", "flow", "flow_valid", "tcp_pos", "arm_joints", "object_quat")
 # Per-frame bookkeeping: which episode (with the task index) and which control step a frame is.
 INDEX_KEYS = ("episode_seed", "step")
+# Labels defined on the camera's pixel grid and in its frame: under a shift that moves the camera they are
+# recomputed from the shifted render (split entry "relabelled" in dataset.json); every other label is the
+# same state's and stays as in test-id.
+VIEW_LABELS = ("flow", "flow_valid")
+VIEW_SHIFTS = ("camera",)
 
 
 def label_definitions(*, grid_size: int, horizon: int, fps: float | None) -> dict[str, dict[str, Any]]:
@@ -36,7 +41,8 @@ def label_definitions(*, grid_size: int, horizon: int, fps: float | None) -> dic
             "dtype": "float32",
             "units": "m",
             "description": f"displacement of the surface point under each query-grid pixel from step t to "
-            f"t+{horizon}{seconds}, in the camera frame of step t (OpenCV axes); 0 where invalid",
+            f"t+{horizon}{seconds}, in the camera frame of step t (OpenCV axes); 0 where invalid. Under a shift "
+            "that moves the camera (test-camera) it is recomputed for the shifted camera: its grid, its frame",
         },
         "flow_valid": {
             "shape": [g, g],

@@ -21,28 +21,60 @@ from .targets import CLASSIFICATION, REGRESSION
 
 @dataclass
 class Standardizer:
-    """Per-dimension mean and std of training features (std floored so constant dimensions stay finite)."""
+    """Per-dimension mean and std of training features (std floored so constant dimensions stay finite),
+    optionally followed by a projection on the training frames' leading principal components.
+
+    The projection conditions the probe: a linear read-out of D-d features from fewer than ~10 training frames
+    per dimension fits noise along directions the training frames hardly span, and shifted features then
+    move along exactly those directions. Components are scaled by one common factor (not whitened), so the
+    weight decay still shrinks the low-variance components most, as ridge regression on the features does.
+    """
 
     mean: np.ndarray
     std: np.ndarray
+    projection: np.ndarray | None = None  # (D, k) leading principal axes of the standardised training features
+    scale: float = 1.0  # root mean variance of the k components on the training frames
 
     @classmethod
-    def fit(cls, features: np.ndarray) -> Standardizer:
+    def fit(cls, features: np.ndarray, *, components: int | None = None) -> Standardizer:
+        """Fit on training features (N, D); ``components``: keep that many principal components (None: all
+        D standardised dimensions, no projection)."""
         features = np.asarray(features, dtype=np.float64)
         std = features.std(axis=0)
-        return cls(mean=features.mean(axis=0), std=np.where(std > 1e-6, std, 1.0))
+        mean, std = features.mean(axis=0), np.where(std > 1e-6, std, 1.0)
+        if components is None:
+            return cls(mean=mean, std=std)
+        if components < 1:
+            raise ValueError(f"components: expected >= 1, got {components}")
+        _, singular, axes = np.linalg.svd((features - mean) / std, full_matrices=False)
+        rank = int((singular > 1e-8 * max(float(singular[0]), 1e-30)).sum()) if len(singular) else 0
+        kept = max(min(int(components), rank), 1)
+        variance = singular[:kept] ** 2 / max(len(features), 1)
+        scale = float(np.sqrt(variance.mean())) if variance.mean() > 1e-20 else 1.0
+        return cls(mean=mean, std=std, projection=axes[:kept].T.copy(), scale=scale)
+
+    @property
+    def dim(self) -> int:
+        """Width of the transformed features."""
+        return len(self.mean) if self.projection is None else self.projection.shape[1]
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
-        return ((np.asarray(features, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+        standardised = (np.asarray(features, dtype=np.float64) - self.mean) / self.std
+        if self.projection is not None:
+            standardised = standardised @ self.projection / self.scale
+        return standardised.astype(np.float32)
 
 
 @dataclass
 class TargetScaler:
     """Regression targets centred per column and divided by one pooled std, over the valid entries: a
-    single scale keeps the loss proportional to the squared error in metres (what pooled R^2 scores)."""
+    single scale keeps the loss proportional to the squared error in metres (what the scores measure).
+    Also keeps each column's training range, to which the probe clips its predictions."""
 
     mean: np.ndarray
     scale: float
+    low: np.ndarray | None = None  # (O,) per-column minimum over the valid training entries
+    high: np.ndarray | None = None  # (O,) maximum
 
     @classmethod
     def fit(cls, y: np.ndarray, mask: np.ndarray | None) -> TargetScaler:
@@ -50,7 +82,10 @@ class TargetScaler:
         weight = np.ones_like(y) if mask is None else np.asarray(mask, dtype=np.float64)
         mean = (weight * y).sum(axis=0) / np.maximum(weight.sum(axis=0), 1.0)
         variance = (weight * (y - mean) ** 2).sum() / max(weight.sum(), 1.0)
-        return cls(mean=mean, scale=float(np.sqrt(variance)) if variance > 1e-20 else 1.0)
+        valid = weight > 0
+        low = np.where(valid.any(axis=0), np.where(valid, y, np.inf).min(axis=0), mean)
+        high = np.where(valid.any(axis=0), np.where(valid, y, -np.inf).max(axis=0), mean)
+        return cls(mean=mean, scale=float(np.sqrt(variance)) if variance > 1e-20 else 1.0, low=low, high=high)
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
         return ((np.asarray(y, dtype=np.float64) - self.mean) / self.scale).astype(np.float32)
@@ -58,13 +93,20 @@ class TargetScaler:
     def invert(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float64) * self.scale + self.mean
 
+    def clip(self, y: np.ndarray) -> np.ndarray:
+        """Values in label units clipped to the training range of their column."""
+        if self.low is None or self.high is None:
+            return np.asarray(y, dtype=np.float64)
+        return np.clip(np.asarray(y, dtype=np.float64), self.low, self.high)
+
 
 @dataclass
 class LinearProbe:
-    """A trained probe: standardise, one linear layer, then back to label units (or the arg-max class)."""
+    """A trained probe: standardise (and project), one linear layer, then back to label units clipped to the
+    training label range (or the arg-max class)."""
 
     kind: str
-    weight: np.ndarray  # (D, O)
+    weight: np.ndarray  # (k, O)
     bias: np.ndarray  # (O,)
     features: Standardizer
     targets: TargetScaler | None = None  # regression only
@@ -72,13 +114,15 @@ class LinearProbe:
     def raw(self, features: np.ndarray) -> np.ndarray:
         return self.features(features) @ self.weight + self.bias
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """(N, O) values in label units (regression) or (N,) class indices (classification)."""
+    def predict(self, features: np.ndarray, *, clip: bool = True) -> np.ndarray:
+        """(N, O) values in label units (regression; clipped to the training range unless ``clip`` is False)
+        or (N,) class indices (classification)."""
         out = self.raw(features)
         if self.kind == CLASSIFICATION:
             return out.argmax(axis=1)
         assert self.targets is not None
-        return self.targets.invert(out)
+        values = self.targets.invert(out)
+        return self.targets.clip(values) if clip else values
 
 
 def grid_loss(

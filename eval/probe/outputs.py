@@ -21,5 +21,9 @@ def write_probe_outputs(folder: str | Path, *, encoder: dict[str, Any], run: Pro
     )
     markdown = results_markdown(encoder=encoder, rows=run.rows, config=run.config, timing=run.timing)
     atomic_write_text(folder / "results.md", markdown)
-    plot_probes(run.rows, folder / "probes.png", title=title)
+    intervals = run.config["intervals"]
+    n = f"n = {intervals['test_episodes']} test episodes x {intervals['seeds']} probe seed(s)"
+    plot_probes(
+        run.rows, folder / "probes.png", title=title, subtitle=n if not intervals["none"] else n + ", no intervals"
+    )
     return folder

@@ -48,12 +48,16 @@ def fit_probe(
     config: SweepConfig | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    components: int | None = None,
 ) -> tuple[LinearProbe, dict[str, Any]]:
     """The probe (and its selection record) whose setting and step score best on the validation frames:
-    lowest masked MSE for regression; highest accuracy, then lowest cross-entropy, for classification."""
+    lowest masked MSE for regression; highest accuracy, then lowest cross-entropy, for classification.
+
+    ``components``: project the standardised features on that many principal components of ``train_x``
+    (None: use all feature dimensions)."""
     config = config or SweepConfig()
     config.check()
-    standardizer = Standardizer.fit(train_x)
+    standardizer = Standardizer.fit(train_x, components=components)
     x, xv = standardizer(train_x), standardizer(val_x)
     scaler = None
     if kind == CLASSIFICATION:

@@ -27,7 +27,8 @@ class ProbeSpec:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return ("r2", "mse") if self.kind == REGRESSION else ("accuracy",)
+        """The result-row metrics of this probe (see :mod:`.scoring`; position probes add ``rmse_cm``)."""
+        return ("score",) if self.kind == REGRESSION else ("accuracy",)
 
     @property
     def primary_metric(self) -> str:

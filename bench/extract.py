@@ -1,12 +1,15 @@
 """Extraction throughput: the whole pipeline against decoding alone on the same videos.
 
 Decoding alone opens every clip and decodes exactly the frames the pipeline decodes (the same windows);
-the pipeline then runs end to end (decode, track, depth, lift, encode + write shards). Prints clips/s of
-both, their ratio, and the share of pipeline time per stage (from the run's manifest). The issue's aim: on
-the CPU with opencv-lk, the pipeline runs at >= 1/3 of the decode-only rate.
+the pipeline then runs end to end (decode, track, depth, camera motion, lift, encode + write shards). Prints
+clips/s of both, their ratio, and the share of pipeline time per stage (from the run's manifest). The aim: on
+the CPU with the default tracker, the pipeline runs at >= 1/3 of the decode-only rate at camera resolution,
+with the camera motion estimated (the generated episodes record their camera poses, which the pipeline would
+use instead; ``ego_motion.mode=estimate`` makes it estimate the motion as for video without poses).
 
     .venv/bin/python bench/extract.py                         # Meta-World episodes generated on the spot
     .venv/bin/python bench/extract.py --source-size 480 640                    # camera-resolution sources
+    .venv/bin/python bench/extract.py --source-size 480 640 ego_motion.mode=estimate   # + ego-motion estimation
     .venv/bin/python bench/extract.py --videos my_videos/ assume_fovy_degrees=60   # your folder
 """
 
@@ -26,23 +29,27 @@ import torchvision  # noqa: F401
 
 from dynaflip.config import load_config
 from dynaflip.extract.cli import DEFAULT_CONFIG
+from dynaflip.extract.clip_processor import DECODED_BYTES_BUDGET
 from dynaflip.extract.config import ExtractConfig
 from dynaflip.extract.runner import collect_clips, run_extraction
-from dynaflip.extract.sampling import clip_rng, plan_windows
+from dynaflip.extract.sampling import clip_rng, plan_windows, window_batches
 from dynaflip.extract.sources import iter_folder_clips
-from dynaflip.extract.video import VideoReader
+from dynaflip.extract.video import VideoReader, clear_index_cache
 
 
 def decode_only(clips, config: ExtractConfig) -> float:
-    """Seconds to decode every frame the pipeline will decode."""
+    """Seconds to decode every frame the pipeline will decode, the way it decodes them: the frame index
+    (read once per file), then the windows' frames batch by batch, resized to the extraction size."""
+    clear_index_cache()
     start = time.perf_counter()
     for clip in clips:
-        video = VideoReader(clip.video_path, short_side=config.output.image_size)
-        info = video.info
-        first = 0 if clip.start_seconds is None else round(clip.start_seconds * info.fps)
-        stop = info.num_frames if clip.end_seconds is None else min(info.num_frames, round(clip.end_seconds * info.fps))
-        windows = plan_windows(stop - first, info.fps, config=config.sampling, rng=clip_rng(clip.clip_id, config.seed))
-        video.read(sorted({first + i for w in windows for i in (*w.tracked, *w.stored)}))
+        with VideoReader(clip.video_path, short_side=config.output.image_size) as video:
+            numbers = video.index.between(clip.start_seconds, clip.end_seconds)
+            rng = clip_rng(clip.clip_id, config.seed)
+            windows = plan_windows(video.index.timestamps[numbers], config=config.sampling, rng=rng)
+            budget = max(64, DECODED_BYTES_BUDGET // (video.width * video.height * 3))
+            for batch in window_batches(windows, max_frames=budget):
+                video.read(sorted({int(numbers[0]) + i for window in batch for i in window.frames}))
     return time.perf_counter() - start
 
 
@@ -75,15 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     clips, _ = collect_clips(iter_folder_clips(videos, default_embodiment="sim"))
     print(
         f"# {len(clips)} clips from {videos}; {config.sampling.references_per_clip} windows per clip, "
-        f"tracking at <= {config.sampling.track_fps} fps, {config.output.image_size} px, workers {args.workers}"
+        f"tracking at <= {config.sampling.track_fps} fps, {config.output.image_size} px, workers {args.workers}, "
+        f"tracker {config.tracking.backend}, ego-motion {config.ego_motion.mode}"
     )
 
-    # Warm both sides alike (file cache, decord, lazy imports, first-call costs): a multi-hour run pays those once.
+    # Warm both sides alike (file cache, PyAV, lazy imports, first-call costs): a multi-hour run pays those once.
     decode_only(clips[:1], config)
     with tempfile.TemporaryDirectory() as warm:
         run_extraction(clips[:1], out_dir=warm, config=config, source="bench", workers=args.workers, progress=False)
     decode_seconds = decode_only(clips, config)
     with tempfile.TemporaryDirectory() as out:
+        clear_index_cache()
         start = time.perf_counter()
         summary = run_extraction(
             clips, out_dir=out, config=config, source="bench", workers=args.workers, progress=False

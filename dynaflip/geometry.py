@@ -158,3 +158,37 @@ def lift_tracks(
         points3d[step] = np.where(ok[:, None], camera_points, 0.0)
         valid[step] = ok
     return points3d.astype(np.float32), valid
+
+
+def invert_transform(transform: np.ndarray) -> np.ndarray:
+    """Inverse of a 4x4 rigid transform (rotation transposed, not a general matrix inverse)."""
+    transform = np.asarray(transform, dtype=np.float64)
+    inverse = np.eye(4)
+    inverse[:3, :3] = transform[:3, :3].T
+    inverse[:3, 3] = -transform[:3, :3].T @ transform[:3, 3]
+    return inverse
+
+
+def rotation_degrees(rotation: np.ndarray) -> float:
+    """The angle (degrees) of a 3x3 rotation matrix."""
+    cosine = (np.trace(np.asarray(rotation, dtype=np.float64)[:3, :3]) - 1) / 2
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+
+
+def fit_rigid_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 4x4 rigid transform T minimising sum |T(source_i) - target_i|^2 over points (N, 3), N >= 3 (Kabsch:
+    SVD of the cross-covariance of the centred points, with the reflection case corrected)."""
+    source = np.asarray(source, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if source.shape != target.shape or source.ndim != 2 or source.shape[1] != 3 or len(source) < 3:
+        raise ValueError(
+            f"expected two (N >= 3, 3) point sets of the same shape, got {source.shape} and {target.shape}"
+        )
+    source_centre, target_centre = source.mean(axis=0), target.mean(axis=0)
+    covariance = (target - target_centre).T @ (source - source_centre)
+    left, _, right = np.linalg.svd(covariance)
+    correction = np.diag([1.0, 1.0, np.sign(np.linalg.det(left @ right)) or 1.0])
+    transform = np.eye(4)
+    transform[:3, :3] = left @ correction @ right
+    transform[:3, 3] = target_centre - transform[:3, :3] @ source_centre
+    return transform

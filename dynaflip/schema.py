@@ -7,7 +7,8 @@ validator, the encoder/decoder and the documentation all read it.
 Members of a sample (``KEY.<member>``):
 
 =====================  ===========================================================================
-``meta.json``          scalar fields (source, video_id, embodiment, instruction, depth_kind, ...)
+``meta.json``          scalar fields (source, video_id, embodiment, instruction, depth_kind, ...; optional
+                       ``ego_motion``: how the camera's motion was removed)
 ``frame0.jpg`` ..      the F = 5 frames (R3M-style sampling of the window [t, t+H]); frame 0 is the
 ``frame4.jpg``         reference I_t and the last one is I_{t+H}
 ``frame_indices.npy``  (F,) int64 video frame index of each stored frame, strictly increasing
@@ -42,6 +43,8 @@ DEFAULT_GRID_SIZE = 20
 DEFAULT_FLOW_STEPS = 7
 EMBODIMENTS = ("human", "robot", "sim")
 DEPTH_KINDS = ("metric", "relative", "none")
+# How the camera's own motion was removed from points3d (meta "ego_motion"; optional, absent in older shards).
+EGO_MOTION_METHODS = ("recorded-poses", "pnp-ransac", "homography-ransac", "none")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
 IMAGE_FORMATS = ("jpg", "png")
 
@@ -74,6 +77,7 @@ class Triplet:
     text_embedding: np.ndarray | None = None
     text_encoder: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    ego_motion: dict[str, Any] | None = None
 
     @property
     def num_steps(self) -> int:
@@ -122,6 +126,8 @@ META_FIELDS: dict[str, str] = {
     "extractor": "dict with name, version, tracker and depth backend",
     "text_encoder": "name of the model behind text_embedding, or null",
     "extras": "free-form dict (e.g. simulator state)",
+    "ego_motion": f"optional: how camera motion was removed, a dict with 'method' (one of {EGO_MOTION_METHODS}) "
+    "and per-step statistics; absent in shards written before it existed",
 }
 
 
@@ -163,6 +169,11 @@ def validate(sample: Triplet | Mapping[str, Any], *, origin: str | None = None) 
         raise fail("grid_size", "an integer >= 2", triplet.grid_size)
     if not isinstance(triplet.extractor, dict) or not {"name", "version"} <= set(triplet.extractor):
         raise fail("extractor", "a dict with at least 'name' and 'version'", triplet.extractor)
+    ego_motion = triplet.ego_motion
+    if ego_motion is not None and (
+        not isinstance(ego_motion, dict) or ego_motion.get("method") not in EGO_MOTION_METHODS
+    ):
+        raise fail("ego_motion", f"null or a dict with 'method' in {EGO_MOTION_METHODS}", ego_motion)
 
     frames = triplet.frames
     if not isinstance(frames, list) or len(frames) != FRAMES_PER_SAMPLE:
@@ -271,6 +282,8 @@ def encode_sample(triplet: Triplet, *, image_format: str = "jpg", jpeg_quality: 
         "text_encoder": triplet.text_encoder,
         "extras": triplet.extras,
     }
+    if triplet.ego_motion is not None:
+        meta["ego_motion"] = triplet.ego_motion
     sample["meta.json"] = json.dumps(meta, sort_keys=True).encode()
     for index, frame in enumerate(triplet.frames):
         buffer = io.BytesIO()
@@ -345,5 +358,6 @@ def _from_members(members: Mapping[str, Any], *, origin: str | None) -> Triplet:
         extractor=meta["extractor"],
         text_encoder=meta.get("text_encoder"),
         extras=meta.get("extras") or {},
+        ego_motion=meta.get("ego_motion"),
         **arrays,
     )

@@ -4,6 +4,7 @@ Sources (one subcommand each):
   folder               NAME.mp4 + NAME.json sidecars (+ NAME.depth.npz), or a JSONL/CSV manifest
   ssv2                 Something-Something v2 videos + labels JSON
   narrations           long videos cut by a narration table (EPIC-Kitchens-100, Ego4D, generic)
+  lerobot              a LeRobot dataset on disk (v2.x or v3.x layout): one clip per episode and camera
   metaworld            simulated robot episodes (scripted experts, MuJoCo): generate, then extract
   metaworld-generate   only generate the episodes, as a plain folder
 Tools:
@@ -18,6 +19,8 @@ Examples:
   dynaflip-extract folder my_videos/ --out data/mine --workers 2 assume_fovy_degrees=60
   dynaflip-extract ssv2 --videos ssv2/videos --labels ssv2/labels/train.json --out data/ssv2 \\
       depth.backend=depth-anything depth.options.model_path=/models/depth-anything-v2-small
+  dynaflip-extract lerobot ~/.cache/huggingface/lerobot/lerobot/pusht --out data/pusht --episodes 0-99 \\
+      assume_fovy_degrees=60 depth.backend=none depth.allow_2_5d=true
   dynaflip-extract visualize data/metaworld --out data/metaworld/preview
 """
 
@@ -75,6 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--columns", help="generic preset: video_id,start,stop,text column names, comma-separated, in that order"
     )
     _add_run_options(narrations)
+
+    lerobot = commands.add_parser("lerobot", help="a LeRobot dataset on disk (v2.x or v3.x layout)")
+    lerobot.add_argument("root", help="the dataset folder (holds meta/info.json)")
+    lerobot.add_argument(
+        "--camera",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="camera feature to extract, e.g. observation.images.top (repeatable; default: every video or image "
+        "feature that is not a depth map)",
+    )
+    lerobot.add_argument("--episodes", metavar="SPEC", help="episode indices and ranges, e.g. 0-9,12 (default: all)")
+    lerobot.add_argument(
+        "--depth-key",
+        action="append",
+        default=[],
+        metavar="CAMERA=DEPTH",
+        help="use depth video feature DEPTH as the recorded depth of CAMERA (default: paired by name)",
+    )
+    _add_run_options(lerobot)
 
     metaworld = commands.add_parser("metaworld", help="simulated robot episodes: generate, then extract")
     _add_generation_options(metaworld, out_help=None)
@@ -175,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_with_overrides(build_parser(), argv)
     try:
         return _dispatch(args)
-    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ConfigError, ValueError, OSError, RuntimeError) as error:  # OSError: unwritable --out, missing input
         print(f"dynaflip-extract: error: {error}", file=sys.stderr)
         return 2
 
@@ -197,6 +220,22 @@ def _dispatch(args: argparse.Namespace) -> int:
             columns = dict(zip(("video_id", "start", "stop", "text"), names, strict=True))
         items = sources.iter_narration_clips(args.videos, args.table, preset=args.preset, columns=columns)
         return _run(args, items, source=args.preset)
+    if args.command == "lerobot":
+        depth_keys = {}
+        for pair in args.depth_key:
+            camera, _, depth = pair.partition("=")
+            if not camera or not depth:
+                raise ValueError(f"--depth-key: expected CAMERA=DEPTH, got {pair!r}")
+            depth_keys[camera] = depth
+        items = sources.iter_lerobot_clips(
+            args.root,
+            cameras=args.camera,
+            episodes=args.episodes,
+            depth_keys=depth_keys,
+            image_cache=Path(args.out) / "lerobot-images",
+            intrinsics_required=_load_config(args).assume_fovy_degrees is None,
+        )
+        return _run(args, items, source="lerobot")
     if args.command == "metaworld":
         videos = args.videos or str(Path(args.out) / "videos")
         _generate(args, videos)

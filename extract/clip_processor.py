@@ -1,4 +1,4 @@
-"""One clip in, triplets out: decode, track, depth, lift, filter.
+"""One clip in, triplets out: decode, track, depth, remove the camera motion, lift, filter.
 
 Every reason a clip or a window yields no sample is a :class:`Skip` with a short reason (counted in the
 manifest) and a one-line detail; nothing here raises for bad input data.
@@ -13,18 +13,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dynaflip import __version__
-from dynaflip.geometry import intrinsics_from_fov, lift_tracks, query_grid, scale_intrinsics
+from dynaflip.geometry import intrinsics_from_fov, query_grid, scale_intrinsics
 from dynaflip.schema import Triplet
 
 from .clips import ClipSpec
 from .config import ExtractConfig
 from .depth.base import DepthBackend, DepthUnavailable
-from .sampling import ClipTooShort, Window, clip_rng, plan_windows
+from .egomotion import EgoMotionFailed
+from .filters import check_sample, check_tracks
+from .lifting import lift_window
+from .sampling import ClipTooShort, Window, clip_rng, plan_windows, window_batches
 from .state import state_at
 from .tracking.base import PointTracker
 from .video import VideoReader, VideoUnreadable
 
 EXTRACTOR_NAME = "dynaflip-extract"
+# Decoded frames held at once per clip (a long clip is decoded in batches of windows).
+DECODED_BYTES_BUDGET = 256 * 2**20
 
 
 @dataclass
@@ -73,40 +78,83 @@ class ClipProcessor:
         except VideoUnreadable as error:
             result.skips.append(Skip(clip.clip_id, "unreadable-video", str(error)))
             return result
-        info = video.info
-        first = 0 if clip.start_seconds is None else max(0, round(clip.start_seconds * info.fps))
-        stop = info.num_frames if clip.end_seconds is None else min(info.num_frames, round(clip.end_seconds * info.fps))
+        with video:
+            self._process(clip, video, result, clock)
+        return result
+
+    def _process(self, clip: ClipSpec, video: VideoReader, result: ClipResult, clock: float) -> None:
+        """Plan the clip's windows on the frames' presentation times, then decode and extract them batch by
+        batch. Depth that fails is counted once for the clip, not once per window."""
+        index = video.index
+        numbers = index.between(clip.start_seconds, clip.end_seconds)
+        first = int(numbers[0]) if numbers.size else 0
         try:
             windows = plan_windows(
-                stop - first, info.fps, config=self.config.sampling, rng=clip_rng(clip.clip_id, self.config.seed)
+                index.timestamps[numbers], config=self.config.sampling, rng=clip_rng(clip.clip_id, self.config.seed)
             )
         except ClipTooShort as error:
-            result.skips.append(Skip(clip.clip_id, "clip-too-short", f"{clip.video_path}: {error}"))
-            return result
+            span = f"{index.timestamps[0]:.3f}..{index.timestamps[-1]:.3f} s"
+            result.skips.append(
+                Skip(clip.clip_id, "clip-too-short", f"{clip.video_path}: {error} (video frames {span})")
+            )
+            return
         intrinsics = self._intrinsics(clip, video)
         if isinstance(intrinsics, Skip):
             result.skips.append(intrinsics)
-            return result
-
-        needed = sorted({first + i for window in windows for i in (*window.tracked, *window.stored)})
-        try:
-            decoded = video.read(needed)
-        except VideoUnreadable as error:
-            result.skips.append(Skip(clip.clip_id, "unreadable-video", str(error)))
-            return result
-        frames = dict(zip(needed, decoded, strict=True))
+            return
+        check_depth = getattr(self.depth, "check_clip", None)
+        if check_depth is not None:
+            try:
+                check_depth(clip, num_frames=len(index), width=index.width, height=index.height)
+            except DepthUnavailable as error:
+                result.skips.append(Skip(clip.clip_id, "depth-unavailable", str(error)))
+                return
+        # Stored timestamps are presentation times relative to the clip's start.
+        times = np.maximum(index.timestamps - (clip.start_seconds or 0.0), 0.0)
         result.seconds["decode"] += time.perf_counter() - clock
 
-        for window in windows:
-            triplet = self._window(clip, window, first, frames, intrinsics, info.fps, result)
-            if triplet is not None:
-                result.triplets.append(triplet)
-        return result
+        budget = max(64, DECODED_BYTES_BUDGET // (video.width * video.height * 3))
+        undecodable: list[int] = []
+        for batch in window_batches(windows, max_frames=budget):
+            clock = time.perf_counter()
+            frames, missing = video.read(sorted({first + i for window in batch for i in window.frames}))
+            result.seconds["decode"] += time.perf_counter() - clock
+            undecodable += missing
+            for window in batch:
+                if any(first + i not in frames for i in window.frames):
+                    continue  # never a neighbouring frame in place of one that does not decode
+                try:
+                    triplet = self._window(clip, window, first, frames, intrinsics, times, result)
+                except DepthUnavailable as error:
+                    result.skips.append(Skip(clip.clip_id, "depth-unavailable", str(error)))
+                    return
+                if triplet is not None:
+                    result.triplets.append(triplet)
+        if undecodable:
+            lost = sum(any(first + i in undecodable for i in window.frames) for window in windows)
+            shown = ", ".join(f"{index.timestamps[n]:.3f}" for n in sorted(set(undecodable))[:3])
+            result.skips.append(
+                Skip(
+                    clip.clip_id,
+                    "undecodable-frames",
+                    f"{clip.video_path}: {len(set(undecodable))} frame(s) the container lists do not decode "
+                    f"(at {shown} s); {lost} of {len(windows)} windows dropped",
+                )
+            )
 
     def _intrinsics(self, clip: ClipSpec, video: VideoReader) -> np.ndarray | Skip:
         info = video.info
         if clip.intrinsics is not None:
             native = np.asarray(clip.intrinsics, dtype=np.float32)
+            cx, cy = float(native[0, 2]), float(native[1, 2])
+            if not (0 <= cx <= info.width and 0 <= cy <= info.height):
+                return Skip(
+                    clip.clip_id,
+                    "bad-intrinsics",
+                    f"{clip.video_path}: intrinsics: principal point (cx, cy) = ({cx:g}, {cy:g}) lies outside the "
+                    f"{info.width}x{info.height} video (expected 0 <= cx <= {info.width}, 0 <= cy <= {info.height}: "
+                    "intrinsics at the video's native resolution)",
+                )
         elif self.config.assume_fovy_degrees is not None:
             native = intrinsics_from_fov(
                 fovy_degrees=self.config.assume_fovy_degrees, width=info.width, height=info.height
@@ -127,7 +175,7 @@ class ClipProcessor:
         first: int,
         frames: dict[int, np.ndarray],
         intrinsics: np.ndarray,
-        fps: float,
+        times: np.ndarray,
         result: ClipResult,
     ) -> Triplet | None:
         config = self.config
@@ -143,33 +191,32 @@ class ClipProcessor:
         tracks2d = tracking.tracks[positions].astype(np.float32)
         visibility = tracking.visibility[positions].astype(bool)
         result.seconds["track"] += time.perf_counter() - clock
+        rejection = check_tracks(visibility, config=config.filters)
+        if rejection is not None:
+            result.skips.append(Skip(clip.clip_id, rejection.reason, f"{key}: {rejection.detail}"))
+            return None
 
         clock = time.perf_counter()
         flow_frames = np.stack([frames[first + i] for i in window.flow])
         flow_indices = np.asarray([first + i for i in window.flow], dtype=np.int64)
-        try:
-            depth = self.depth.depth(clip, flow_frames, flow_indices)
-        except DepthUnavailable as error:
-            result.skips.append(Skip(clip.clip_id, "invalid-depth", str(error)))
-            return None
+        depth = self.depth.depth(clip, flow_frames, flow_indices)  # DepthUnavailable: the caller skips the clip
         result.seconds["depth"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        points3d, valid = lift_tracks(
-            tracks2d,
-            visibility,
-            depth.depth,
-            intrinsics,
-            cam_to_world=depth.cam_to_world,
-            min_depth=config.depth.min_depth,
-            max_depth=config.depth.max_depth,
-            max_relative_spread=config.depth.max_relative_spread,
-        )
-        result.seconds["lift"] += time.perf_counter() - clock
+        try:
+            lifted = lift_window(
+                tracks2d, visibility, depth, intrinsics, depth_config=config.depth, ego_motion=config.ego_motion
+            )
+        except EgoMotionFailed as error:
+            result.skips.append(Skip(clip.clip_id, "ego-motion-failed", f"{key}: {error}"))
+            return None
+        result.seconds["ego-motion"] += lifted.ego_motion_seconds
+        result.seconds["lift"] += time.perf_counter() - clock - lifted.ego_motion_seconds
+        points3d, valid = lifted.points3d, lifted.valid
 
-        skip = self._filter(key, clip, tracks2d, visibility, valid)
-        if skip is not None:
-            result.skips.append(skip)
+        rejection = check_sample(valid, lifted.motion, config=config.filters)
+        if rejection is not None:
+            result.skips.append(Skip(clip.clip_id, rejection.reason, f"{key}: {rejection.detail}"))
             return None
 
         stored_indices = np.asarray([first + i for i in window.stored], dtype=np.int64)
@@ -184,7 +231,7 @@ class ClipProcessor:
             instruction=clip.instruction,
             frames=[frames[int(i)] for i in stored_indices],
             frame_indices=stored_indices,
-            timestamps=stored_indices / fps,
+            timestamps=times[stored_indices],
             flow_frame_indices=flow_indices,
             tracks2d=tracks2d,
             visibility=visibility,
@@ -197,36 +244,5 @@ class ClipProcessor:
             text_embedding=self.text_embeddings.get(clip.instruction),
             text_encoder=self.text_encoder if clip.instruction in self.text_embeddings else None,
             extras=extras,
+            ego_motion=lifted.record(),
         )
-
-    def _filter(
-        self, key: str, clip: ClipSpec, tracks2d: np.ndarray, visibility: np.ndarray, valid: np.ndarray
-    ) -> Skip | None:
-        filters = self.config.filters
-        depth_fraction = float(valid[0].mean())
-        if depth_fraction < filters.min_depth_fraction:
-            return Skip(
-                clip.clip_id,
-                "invalid-depth",
-                f"{key}: {depth_fraction:.0%} of reference points have valid depth "
-                f"(min_depth_fraction {filters.min_depth_fraction:.0%})",
-            )
-        visible_fraction = float(valid.mean())
-        if visible_fraction < filters.min_visible_fraction:
-            return Skip(
-                clip.clip_id,
-                "too-few-visible-points",
-                f"{key}: {visible_fraction:.0%} of points valid over the steps "
-                f"(min_visible_fraction {filters.min_visible_fraction:.0%})",
-            )
-        both = visibility[0] & visibility[-1]
-        motion = np.linalg.norm(tracks2d[-1] - tracks2d[0], axis=-1)[both]
-        moved = float(np.quantile(motion, filters.motion_quantile)) if motion.size else 0.0
-        if moved < filters.min_motion_pixels:
-            return Skip(
-                clip.clip_id,
-                "near-static",
-                f"{key}: {filters.motion_quantile:.0%} quantile of 2D motion is {moved:.2f} px "
-                f"(min_motion_pixels {filters.min_motion_pixels})",
-            )
-        return None

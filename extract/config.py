@@ -14,13 +14,19 @@ class SamplingConfig:
     """Which frames make a sample.
 
     A window [t, t+H] gives one sample: the reference I_t, three frames from inside the window and
-    I_{t+H} (R3M-style five frames), and K flow steps evenly spaced from t to t+H. ``references_per_clip``
-    windows are spread over a clip with seeded jitter; a clip shorter than H gives one window over the
-    whole clip with t in its first 10 % and t+H in its last 10 % (R3M's sampling).
+    I_{t+H} (R3M-style five frames), and K flow steps evenly spaced from t to t+H. Windows are placed by
+    the frames' presentation times and spread over a clip with seeded jitter: at least
+    ``references_per_clip``, one per ``reference_spacing_seconds`` of a longer clip, at most
+    ``max_references_per_clip``. A clip shorter than H gives one window over the whole clip with t in its
+    first 10 % and t+H in its last 10 % (R3M's sampling).
     """
 
     horizon_seconds: float = 1.0
     references_per_clip: int = 2
+    # Longer clips get more windows: one per this many seconds (0: always references_per_clip) ...
+    reference_spacing_seconds: float = 2.0
+    # ... up to this many (a 10-minute video gives 100 windows, one every 6 s).
+    max_references_per_clip: int = 100
     flow_steps: int = DEFAULT_FLOW_STEPS
     grid_size: int = DEFAULT_GRID_SIZE
     grid_margin: float = 0.05
@@ -30,7 +36,12 @@ class SamplingConfig:
 
 @dataclass
 class TrackingConfig:
-    backend: str = "opencv-lk"
+    """The 2D tracker. ``opencv-dis`` (default): chained dense optical flow (OpenCV DIS) refined per point by
+    a small Lucas-Kanade window, with a forward-backward check; it keeps more points on fast-moving objects,
+    more accurately, than ``opencv-lk`` (pyramidal Lucas-Kanade), at a lower cost (bench/tracking.py).
+    ``cotracker`` needs the cotracker package and ``options.checkpoint``."""
+
+    backend: str = "opencv-dis"
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,15 +61,37 @@ class DepthConfig:
 class FilterConfig:
     """Samples failing a filter are dropped and counted in the manifest with the filter's reason."""
 
-    # near-static: the motion_quantile of 2D displacement (t -> t+H, stored-resolution pixels) of points
-    # visible at both ends is below min_motion_pixels. A quantile, not the median, because in manipulation
-    # often only the arm and one object move while most of the grid is static background.
+    # near-static: fewer than min_moving_fraction of the grid points move by min_motion_pixels or more
+    # (stored-resolution pixels, at any step, measured from where the point would be if it were static, i.e.
+    # after the camera's motion). Moving points are counted, not a quantile of all points taken: a small
+    # object moving on a fixed camera is the motion to keep, however much static background surrounds it.
     min_motion_pixels: float = 2.0
-    motion_quantile: float = 0.9
-    # too-few-visible-points: mean over steps of the fraction of grid points valid in 3D.
-    min_visible_fraction: float = 0.25
+    min_moving_fraction: float = 0.02
+    # too-few-visible-points: at some flow step, fewer than this fraction of the grid points are tracked (and,
+    # once lifted, valid in 3D). At every step, not on average: tracks that die at a shot cut must not pass.
+    min_visible_fraction: float = 0.2
     # invalid-depth: fraction of reference points with valid depth.
     min_depth_fraction: float = 0.5
+
+
+@dataclass
+class EgoMotionConfig:
+    """Removal of the camera's own motion from the 3D flow (extract/egomotion.py).
+
+    mode: ``auto`` uses recorded camera poses when the source has them and estimates the motion from the
+    static background otherwise; ``estimate`` always estimates (recorded poses are ignored); ``recorded`` uses
+    recorded poses only (without them the camera motion stays in); ``disabled`` never removes it (the camera is
+    treated as static). How it was removed is recorded in each sample's meta (``ego_motion``).
+    """
+
+    mode: Literal["auto", "estimate", "recorded", "disabled"] = "auto"
+    # A tracked point agrees with a camera motion when it lands within this many stored-resolution pixels
+    # of where that motion puts a static point.
+    threshold_pixels: float = 2.0
+    # Estimation fails, and the window is skipped as ego-motion-failed, when at some step fewer than
+    # min_static_points tracked points, or fewer than min_static_fraction of them, agree on one motion.
+    min_static_points: int = 12
+    min_static_fraction: float = 0.3
 
 
 @dataclass
@@ -79,6 +112,7 @@ class ExtractConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     depth: DepthConfig = field(default_factory=DepthConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
+    ego_motion: EgoMotionConfig = field(default_factory=EgoMotionConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     # Sources without intrinsics are refused unless a vertical field of view is assumed explicitly
     # (a silently assumed FOV corrupts every 3D point; see ecosystem-lessons).

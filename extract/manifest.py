@@ -63,6 +63,12 @@ def build_manifest(out_dir: Path) -> dict[str, Any]:
         "skipped": dict(sorted(reasons.items())),
         "skipped_examples": dict(examples),
         "seconds": {stage: round(value, 3) for stage, value in sorted(seconds.items())},
+        # Shards the last write of which replaced an earlier version because these clips' inputs changed.
+        "reextracted": [
+            {"shard": record.name, "clip_id": clip_id, "changed": changed}
+            for record in records
+            for clip_id, changed in sorted(record.replaced.items())
+        ],
         "shards": [
             {"name": record.name, "samples": record.samples, "clips": record.clips, "bytes": record.bytes}
             for record in records

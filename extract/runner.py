@@ -2,7 +2,8 @@
 
 Parallel on one machine over ``workers`` processes, across machines over ``num_nodes`` (node r writes the
 shards whose index is r modulo num_nodes; a Slurm array maps onto this). Resumable: finished shards are
-skipped. Two runs over the same clips with the same config produce the same shards and keys.
+skipped unless their clips' inputs changed since (then they are re-extracted, and the run says which).
+Two runs over the same clips with the same config produce the same shards and keys.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import dataclasses
 import multiprocessing
 import queue
 import shutil
+import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,14 +30,16 @@ from .clip_processor import EXTRACTOR_NAME, ClipProcessor
 from .clips import ClipSpec, SkippedClip
 from .config import ExtractConfig
 from .depth import create_depth_backend
+from .depth.recorded import NO_DEPTH_FIX, clips_without_depth
 from .manifest import PLAN_FILE, build_manifest
 from .shards import (
     RECORDS_DIR,
     ShardPlan,
+    clip_inputs,
     plan_fingerprint,
     plan_shards,
     remove_stale_temporaries,
-    shard_is_done,
+    shard_status,
     write_shard,
 )
 from .tracking import create_tracker
@@ -55,6 +59,8 @@ class Summary:
     skipped: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     manifest: dict[str, Any] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # said at the start of the run
+    reextracted: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # shard -> clip id -> changed inputs
 
     def lines(self) -> list[str]:
         rate = self.clips / self.seconds if self.seconds > 0 else 0.0
@@ -63,6 +69,8 @@ class Summary:
             f"{self.shards_already_done} already done",
             f"  this run: {self.clips} clips -> {self.samples} samples in {self.seconds:.1f} s ({rate:.2f} clips/s)",
         ]
+        if self.reextracted:
+            out.append(f"  re-extracted because their inputs changed: {describe_changes(self.reextracted)}")
         if self.skipped:
             out.append(
                 "  skipped this run: " + ", ".join(f"{reason} {count}" for reason, count in self.skipped.items())
@@ -121,22 +129,44 @@ def run_extraction(
     limit: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    notify: Callable[[str], None] | None = None,
 ) -> Summary:
+    """Extract ``items`` into ``out_dir``. ``notify`` receives what the run says at its start (default:
+    printed to stderr); a setting that cannot produce samples raises ValueError before any work."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
+    notify = notify or _print_notice
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: is a file; expected a folder (new, or holding an extraction to resume)")
     if not 0 <= node_rank < num_nodes:
         raise ValueError(f"node_rank: expected 0 <= node_rank < num_nodes={num_nodes}, got {node_rank}")
     clips, source_skips = collect_clips(items, limit=limit)
+    notices = _check_depth_inputs(clips, config)
     plans = plan_shards(clips, clips_per_shard=config.output.clips_per_shard)
     processor_preview = build_processor(config)  # fails early on a bad backend config, before any work
     extractor = processor_preview.extractor
     _write_or_check_plan(out_dir, clips, plans, source_skips, config, source, extractor, overwrite=overwrite)
 
     mine = [plan for plan in plans if plan.index % num_nodes == node_rank]
-    pending = [plan for plan in mine if not shard_is_done(out_dir, plan)]
+    pending: list[ShardPlan] = []
+    replaced: dict[str, dict[str, list[str]]] = {}
+    for plan in mine:
+        status = shard_status(out_dir, plan, {clip.clip_id: clip_inputs(clip) for clip in plan.clips})
+        if not status.done:
+            pending.append(plan)
+            if status.changed:
+                replaced[plan.name] = status.changed
+    if replaced:
+        notices.append(
+            f"re-extracting shards whose inputs changed since they were written: {describe_changes(replaced)}"
+        )
     for plan in pending:
         remove_stale_temporaries(out_dir, plan)
-    summary = Summary(out_dir=out_dir, shards_already_done=len(mine) - len(pending))
+    summary = Summary(
+        out_dir=out_dir, shards_already_done=len(mine) - len(pending), notices=notices, reextracted=replaced
+    )
+    for notice in notices:
+        notify(notice)
 
     text_embeddings = None
     if config.output.text_embeddings and pending:
@@ -166,16 +196,54 @@ def run_extraction(
         if workers <= 1 or len(pending) <= 1:
             processor = build_processor(config, text_embeddings)
             for plan in pending:
-                write_shard(plan, processor, out_dir, on_clip=on_clip)
+                write_shard(plan, processor, out_dir, on_clip=on_clip, replaced=replaced.get(plan.name))
                 summary.shards_written += 1
         else:
-            summary.shards_written = _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip)
+            summary.shards_written = _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip, replaced)
     finally:
         bar.close()
         summary.seconds = time.perf_counter() - start
         if (out_dir / PLAN_FILE).is_file():
             summary.manifest = build_manifest(out_dir)
     return summary
+
+
+def describe_changes(changes: dict[str, dict[str, list[str]]], *, limit: int = 5) -> str:
+    """``shard-000001.tar (clip-a: annotation, video)``, at most ``limit`` clips named."""
+    parts = [
+        f"{shard} ({clip_id}: {', '.join(names)})"
+        for shard, clips in sorted(changes.items())
+        for clip_id, names in sorted(clips.items())
+    ]
+    more = f" and {len(parts) - limit} more clips" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
+
+
+def _print_notice(text: str) -> None:
+    print(f"dynaflip-extract: {text}", file=sys.stderr, flush=True)
+
+
+def _check_depth_inputs(clips: list[ClipSpec], config: ExtractConfig) -> list[str]:
+    """Depth settings that cannot work are refused before any work; clips that will lack depth are said."""
+    if config.depth.backend == "none" and not config.depth.allow_2_5d and not config.depth.options.get("allow_2_5d"):
+        raise ValueError(
+            "depth.backend=none stores no depth: add depth.allow_2_5d=true to store 2.5D flow (rays at unit "
+            "depth), or use a depth backend"
+        )
+    if config.depth.backend != "recorded" or not clips:
+        return []
+    missing = clips_without_depth(clips)
+    if not missing:
+        return []
+    example = f"e.g. {Path(missing[0].video_path).name} has no {Path(missing[0].video_path).stem}.depth.npz"
+    if len(missing) == len(clips):
+        raise ValueError(
+            f"depth.backend=recorded: none of the {len(clips)} clips has a depth file ({example}); {NO_DEPTH_FIX}"
+        )
+    return [
+        f"depth.backend=recorded: {len(missing)} of {len(clips)} clips have no depth file and will be skipped "
+        f"as depth-unavailable ({example}); {NO_DEPTH_FIX}"
+    ]
 
 
 def _write_or_check_plan(
@@ -235,14 +303,14 @@ def _worker_init(config: ExtractConfig, text_embeddings: dict | None, progress_q
     _worker_queue = progress_queue
 
 
-def _worker_shard(plan: ShardPlan, out_dir: Path) -> int:
+def _worker_shard(plan: ShardPlan, out_dir: Path, replaced: dict[str, list[str]] | None) -> int:
     def report(samples: int, reasons: list[str]) -> None:
         _worker_queue.put((samples, reasons))
 
-    return write_shard(plan, _worker_processor, out_dir, on_clip=report).samples
+    return write_shard(plan, _worker_processor, out_dir, on_clip=report, replaced=replaced).samples
 
 
-def _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip) -> int:
+def _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip, replaced) -> int:
     # spawn: workers must not inherit torch's OpenMP threads or a MuJoCo GL context from the parent.
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
@@ -253,7 +321,7 @@ def _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip) -> in
         initializer=_worker_init,
         initargs=(config, text_embeddings, progress_queue),
     ) as pool:
-        futures = {pool.submit(_worker_shard, plan, out_dir) for plan in pending}
+        futures = {pool.submit(_worker_shard, plan, out_dir, replaced.get(plan.name)) for plan in pending}
         while futures:
             done, futures = concurrent.futures.wait(futures, timeout=0.2)
             _drain(progress_queue, on_clip)

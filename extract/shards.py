@@ -7,6 +7,10 @@ only when its record exists. A rerun after a kill therefore redoes at most the s
 and produces exactly the same keys, none twice. (webdataset's ShardWriter rolls over to a new file by
 sample count, which would tie shard boundaries to how many samples the filters keep; one TarWriter per
 planned shard keeps them fixed.)
+
+A record also holds the fingerprint of each clip's inputs (:func:`clip_inputs`: the annotation, and the
+size and modification time of the video, depth and state files). A rerun re-extracts a finished shard when
+any of them changed (a corrected sidecar, a re-encoded video, a new depth file) and says which.
 """
 
 from __future__ import annotations
@@ -58,8 +62,49 @@ def record_path(out_dir: Path, name: str) -> Path:
     return out_dir / RECORDS_DIR / f"{Path(name).stem}.json"
 
 
-def shard_is_done(out_dir: Path, plan: ShardPlan) -> bool:
-    return (out_dir / plan.name).is_file() and record_path(out_dir, plan.name).is_file()
+def clip_inputs(clip: ClipSpec) -> dict[str, str]:
+    """What determines a clip's samples besides the config: the annotation (every ClipSpec field: instruction,
+    intrinsics, bounds, embodiment, extras, paths) and each input file's size and modification time (hashing
+    video bytes would cost as much as decoding them). Keys: annotation, video, depth, state."""
+    spec = {name: getattr(clip, name) for name in sorted(clip.__dataclass_fields__)}
+    annotation = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return {
+        "annotation": annotation,
+        "video": _file_stamp(clip.video_path),
+        "depth": _file_stamp(clip.depth_path),
+        "state": _file_stamp(clip.state_path),
+    }
+
+
+def _file_stamp(path: str | None) -> str:
+    if path is None:
+        return "none"
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+@dataclass
+class ShardStatus:
+    done: bool
+    changed: dict[str, list[str]]  # clip id -> the inputs that changed since the shard was written
+
+
+def shard_status(out_dir: Path, plan: ShardPlan, inputs: dict[str, dict[str, str]]) -> ShardStatus:
+    """Whether the shard is finished and was made from the clips' current ``inputs`` (see :func:`clip_inputs`)."""
+    if not ((out_dir / plan.name).is_file() and record_path(out_dir, plan.name).is_file()):
+        return ShardStatus(done=False, changed={})
+    recorded = load_record(record_path(out_dir, plan.name)).inputs
+    changed: dict[str, list[str]] = {}
+    for clip in plan.clips:
+        before, now = recorded.get(clip.clip_id), inputs[clip.clip_id]
+        if before is None:
+            changed[clip.clip_id] = ["unknown (no fingerprint in the shard record)"]
+        elif before != now:
+            changed[clip.clip_id] = [name for name in now if before.get(name) != now[name]]
+    return ShardStatus(done=not changed, changed=changed)
 
 
 def remove_stale_temporaries(out_dir: Path, plan: ShardPlan) -> None:
@@ -79,6 +124,8 @@ class ShardRecord:
     seconds: dict[str, float]
     bytes: int
     finished: float = field(default_factory=time.time)
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)  # clip id -> clip_inputs() when written
+    replaced: dict[str, list[str]] = field(default_factory=dict)  # clip id -> inputs changed since the last write
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -94,9 +141,13 @@ def write_shard(
     out_dir: Path,
     *,
     on_clip: Callable[[int, list[str]], None] | None = None,
+    replaced: dict[str, list[str]] | None = None,
 ) -> ShardRecord:
-    """Process the shard's clips and write ``shard-NNNNNN.tar`` atomically, then its record."""
+    """Process the shard's clips and write ``shard-NNNNNN.tar`` atomically, then its record. ``replaced``
+    (clip id -> changed inputs) says why an earlier version of the shard is being replaced."""
     import webdataset as wds
+
+    inputs = {clip.clip_id: clip_inputs(clip) for clip in plan.clips}  # before reading: a later edit is seen next run
 
     output = processor.config.output
     final = out_dir / plan.name
@@ -133,6 +184,8 @@ def write_shard(
         skipped=skipped,
         seconds=seconds,
         bytes=final.stat().st_size,
+        inputs=inputs,
+        replaced=dict(replaced or {}),
     )
     atomic_write_json(record_path(out_dir, plan.name), record.to_dict())
     return record
@@ -157,9 +210,10 @@ def _process_safely(processor: ClipProcessor, clip: ClipSpec) -> ClipResult:
 
 
 def plan_fingerprint(clips: list[ClipSpec], config_data: dict[str, Any]) -> str:
-    """Identifies what an output folder was made from: the clips and the settings that shape samples."""
+    """Identifies the layout of an output folder: the settings that shape samples and which clip (id and
+    video) goes into which shard. What the clips contain is checked per shard (:func:`shard_status`)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(config_data, sort_keys=True, default=str).encode())
     for clip in clips:
-        digest.update(f"{clip.clip_id}\0{clip.video_path}\0{clip.instruction}\n".encode())
+        digest.update(f"{clip.clip_id}\0{clip.video_path}\n".encode())
     return digest.hexdigest()[:16]

@@ -23,11 +23,25 @@ def draw_sample(triplet: Triplet, path: Path) -> None:
     axis.set_title(f"I_t+H (frame {int(triplet.frame_indices[-1])})", fontsize=9)
     axis.axis("off")
     _draw_flow3d(figure.add_subplot(1, 3, 3, projection="3d"), triplet)
-    figure.suptitle(f'{triplet.key}: "{triplet.instruction}"', fontsize=10)
+    figure.suptitle(f'{triplet.key}: "{triplet.instruction}"\n{describe(triplet)}', fontsize=10)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def describe(triplet: Triplet) -> str:
+    """One line on how the sample was made: tracker, depth kind and what was done about camera motion."""
+    tracker = str(triplet.extractor.get("tracker", "unknown tracker")).split("/")[0]
+    method = (triplet.ego_motion or {}).get("method")
+    camera = {
+        None: "camera motion: not recorded (older extraction)",
+        "none": "camera motion: not removed",
+        "recorded-poses": "camera motion removed with recorded poses",
+        "pnp-ransac": "camera motion estimated (PnP on the static background) and removed",
+        "homography-ransac": "camera motion estimated (homography on the static background) and removed",
+    }.get(method, f"camera motion: {method}")
+    return f"tracker {tracker}, {triplet.depth_kind} depth, {camera}"
 
 
 def _draw_tracks(axis, triplet: Triplet) -> None:

@@ -21,7 +21,7 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 import pytest  # noqa: E402
 
 # Simulated robot shards shared by the extraction, training and Slurm tests: the quick Meta-World suite,
-# scripted experts, 96 px renders, extracted with the real pipeline (opencv-lk + recorded depth).
+# scripted experts, 96 px renders, extracted with the real pipeline (default tracker + recorded depth).
 METAWORLD_EXTRACT_SETTINGS = [
     "sampling.horizon_seconds=0.3",
     "sampling.references_per_clip=3",

@@ -78,11 +78,48 @@ def test_recorded_resize_is_nearest_and_never_blends(tmp_path):
     assert up.shape == (2, 12, 16)
     # Exactly twice the size: every source pixel becomes a 2 x 2 block.
     np.testing.assert_array_equal(up, depth[[1, 3]].repeat(2, axis=1).repeat(2, axis=2))
-    for size in [(3, 4), (5, 11), (9, 7)]:
+    for size in [(3, 4), (9, 12), (5, 7)]:  # the 6 x 8 maps' aspect, up to rounding to whole pixels
         resized = backend.depth(clip(path), frames(2, *size), np.array([1, 3])).depth
         assert resized.shape == (2, *size)
         for picked, source_frame in zip(resized, depth[[1, 3]], strict=True):
             assert np.isin(picked, source_frame).all()  # only values that exist in the source frame
+
+
+def test_recorded_refuses_depth_of_another_aspect_ratio(tmp_path):
+    """A map is resized to the frames, never stretched. Calibrated both ways: every size output_size gives
+    for common camera sizes and short sides passes against native-size depth; other aspects fail."""
+    from dynaflip.extract.video import output_size
+
+    backend = RecordedDepth()
+    for native in [(640, 480), (1920, 1080), (1280, 720), (720, 1280), (854, 480), (128, 96), (1440, 1080)]:
+        path = tmp_path / f"native-{native[0]}x{native[1]}.depth.npz"
+        np.savez(path, depth=np.ones((1, native[1] // 8, native[0] // 8), np.float32))  # depth at 1/8 resolution
+        for short_side in (0, 96, 112, 224, 256, 333):
+            width, height = output_size(*native, short_side=short_side)
+            backend.check_clip(clip(path), num_frames=1, width=native[0], height=native[1])
+            assert backend.depth(clip(path), frames(1, height, width), np.array([0])).depth.shape == (1, height, width)
+    square = tmp_path / "square.depth.npz"
+    np.savez(square, depth=np.ones((2, 64, 64), np.float32))
+    for width, height in [(128, 96), (96, 128), (299, 224), (70, 64)]:
+        with pytest.raises(
+            DepthUnavailable, match=rf"square.depth.npz: field 'depth': maps are 64x64 .* {width}x{height}"
+        ):
+            backend.depth(clip(square), frames(1, height, width), np.array([0]))
+        with pytest.raises(DepthUnavailable, match="never stretched"):
+            backend.check_clip(clip(square), num_frames=2, width=width, height=height)
+
+
+def test_recorded_clip_check_before_decoding(tmp_path):
+    backend = RecordedDepth()
+    with pytest.raises(
+        DepthUnavailable, match=r"clip 'clip-0': no depth file .*depth.backend=none depth.allow_2_5d=true"
+    ):
+        backend.check_clip(clip(None), num_frames=6, width=8, height=6)
+    path = tmp_path / "video-0.depth.npz"
+    write_sidecar(path, frames=6)
+    backend.check_clip(clip(path), num_frames=6, width=80, height=60)
+    with pytest.raises(DepthUnavailable, match=r"video-0.depth.npz: depth: has 6 frames, the video .* has 7 decodable"):
+        backend.check_clip(clip(path), num_frames=7, width=8, height=6)
 
 
 def test_nearest_resize_keeps_pixel_centres_aligned():
@@ -95,7 +132,7 @@ def test_nearest_resize_keeps_pixel_centres_aligned():
 def test_recorded_errors_name_the_file_and_the_field(tmp_path):
     backend = RecordedDepth()
     some = frames(2, 6, 8)
-    with pytest.raises(DepthUnavailable, match="clip 'clip-0': no depth_path"):
+    with pytest.raises(DepthUnavailable, match="clip 'clip-0': no depth file"):
         backend.depth(clip(None), some, np.array([0, 1]))
 
     missing = tmp_path / "missing.depth.npz"

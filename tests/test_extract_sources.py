@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import decord
 import pytest
 
 from dynaflip.extract.clips import ClipSpec, SkippedClip
@@ -21,6 +20,7 @@ from dynaflip.extract.sources import (
     parse_time,
     read_table,
 )
+from dynaflip.extract.video import decode_frames
 from dynaflip.schema import KEY_PATTERN
 from tests.helpers.sources_files import (
     write_csv,
@@ -59,8 +59,7 @@ def split(items) -> tuple[list[ClipSpec], list[SkippedClip]]:
 
 def test_helper_videos_decode(video_files):
     for path in video_files.values():
-        reader = decord.VideoReader(str(path))
-        assert len(reader) == 16 and reader[0].shape == (48, 64, 3)
+        assert decode_frames(path).frames.shape == (16, 48, 64, 3)
 
 
 # ---- folder: sidecars ----------------------------------------------------------------------------------
@@ -532,7 +531,7 @@ def test_generic_columns(tmp_path, video_files):
 
 
 def test_registry():
-    assert set(SOURCES) == {"folder", "ssv2", "narrations"}
+    assert set(SOURCES) == {"folder", "ssv2", "narrations", "lerobot"}
     assert get_source("ssv2") is iter_ssv2_clips
     with pytest.raises(ValueError, match="expected one of"):
         get_source("kinetics")

@@ -23,10 +23,17 @@ class DepthBackend(Protocol):
     kind: str
 
     def depth(self, clip: ClipSpec, frames: np.ndarray, frame_indices: np.ndarray) -> DepthResult:
-        """Depth for ``frames`` (T, H, W, 3) uint8, which are video frames ``frame_indices`` (T,) of ``clip``.
+        """Depth for ``frames`` (T, H, W, 3) uint8, which are video frames ``frame_indices`` (T,) of ``clip``
+        (numbers in the video's frame index: its i-th decodable frame in presentation order).
 
         The frames may have been resized from the video's native resolution; the result must match them.
-        Raises :class:`DepthUnavailable` (with file, field and expectation in the message) when it cannot.
+        Raises :class:`DepthUnavailable` (with file, field and expectation in the message) when it cannot;
+        the pipeline then skips the whole clip, counted once.
+
+        A backend may also define ``check_clip(clip, *, num_frames, width, height)``, called once per clip
+        before decoding with the video's decodable frame count and native size, raising
+        :class:`DepthUnavailable` for problems of the whole clip (no depth file, too few maps, another aspect
+        ratio).
         """
         ...
 

@@ -3,8 +3,9 @@
 The folder is what ``save_pretrained`` writes (``config.json``, ``preprocessor_config.json`` and the weights),
 e.g. a local copy of ``depth-anything/Depth-Anything-V2-Small-hf``; nothing is fetched from a hub. Relative
 models predict an affine-invariant disparity, turned into depth of unknown scale by
-:func:`~.relative.disparity_to_depth` and labelled kind "relative"; metric models (V2 Metric) predict metres
-and are labelled "metric".
+:func:`~.relative.disparity_to_depth` and labelled kind "relative" (the pipeline then aligns each window's
+frames to its reference frame on the static background, :func:`~.relative.align_to_reference`, so one scale
+holds across the window); metric models (V2 Metric) predict metres and are labelled "metric".
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Depth recorded with the video: a ``NAME.depth.npz`` sidecar named by the clip's ``depth_path``.
 
 The file holds ``depth`` float32 (T, H, W) metres (0 or NaN where unknown), one map per video frame, and
-optionally ``cam_to_world`` (T, 4, 4) OpenCV camera poses. Depth is resized to the frames' resolution with
-nearest-neighbour sampling: interpolating across a depth edge would invent points floating between the
-foreground and the background.
+optionally ``cam_to_world`` (T, 4, 4) OpenCV camera poses. Map ``i`` belongs to the video's i-th decodable
+frame. Depth of any resolution is resized to the frames' resolution with nearest-neighbour sampling
+(interpolating across a depth edge would invent points floating between the foreground and the
+background), but not across aspect ratios: a map of another shape than the video would be stretched.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..clips import ClipSpec
 from .base import DepthResult, DepthUnavailable
+from .depth_video import depth_from_video, has_depth_video
 from .resize import resize_nearest
 
 
@@ -24,6 +26,13 @@ from .resize import resize_nearest
 class Recording:
     depth: np.ndarray  # (T, H, W) float32 metres
     cam_to_world: np.ndarray | None  # (T, 4, 4) float64
+
+
+# How to extract videos without recorded depth; said at the start of a run and in every skip.
+NO_DEPTH_FIX = (
+    "for 2.5D flow without depth use depth.backend=none depth.allow_2_5d=true, or a monocular model: "
+    "depth.backend=depth-anything depth.options.model_path=PATH"
+)
 
 
 class RecordedDepth:
@@ -43,6 +52,22 @@ class RecordedDepth:
         self.cache_files = int(cache_files)
         self._cache: OrderedDict[tuple[str, int, int], Recording] = OrderedDict()
 
+    def check_clip(self, clip: ClipSpec, *, num_frames: int, width: int, height: int) -> None:
+        """Before any decoding: the clip has a depth file, readable, with a map for each of the video's
+        ``num_frames`` decodable frames and the aspect ratio of its ``width`` x ``height`` frames."""
+        if has_depth_video(clip):
+            return  # a depth stream (LeRobot), matched to the frames by time when read
+        if clip.depth_path is None:
+            raise DepthUnavailable(_no_depth_path(clip))
+        path = str(Path(clip.depth_path).expanduser())
+        recording = self._load(path)
+        if len(recording.depth) < num_frames:
+            raise DepthUnavailable(
+                f"{path}: depth: has {len(recording.depth)} frames, the video {clip.video_path} has {num_frames} "
+                "decodable frames (expected one depth map per frame)"
+            )
+        _check_aspect(path, recording.depth.shape[1:], (height, width))
+
     def depth(self, clip: ClipSpec, frames: np.ndarray, frame_indices: np.ndarray) -> DepthResult:
         """Depth maps of video frames ``frame_indices`` (T,), at the resolution of ``frames`` (T, H, W, 3)."""
         frames = np.asarray(frames)
@@ -52,11 +77,10 @@ class RecordedDepth:
                 f"expected frames (T, H, W, 3) and integer frame_indices (T,), got {frames.shape} and "
                 f"{indices.shape} {indices.dtype}"
             )
+        if has_depth_video(clip):
+            return depth_from_video(clip, frames, indices)
         if clip.depth_path is None:
-            raise DepthUnavailable(
-                f"clip '{clip.clip_id}': no depth_path, so no recorded depth (expected a NAME.depth.npz from the "
-                "source); use depth backend 'depth-anything', or 'none' with allow_2_5d"
-            )
+            raise DepthUnavailable(_no_depth_path(clip))
         if len(indices) and indices.min() < 0:
             raise ValueError(f"frame_indices: expected video frame numbers >= 0, got {int(indices.min())}")
         path = str(Path(clip.depth_path).expanduser())
@@ -68,6 +92,7 @@ class RecordedDepth:
                 f"(expected one depth map per video frame, frames 0..{available - 1})"
             )
         height, width = frames.shape[1:3]
+        _check_aspect(path, recording.depth.shape[1:], (height, width))
         # Fancy indexing copies, so the caller never holds a view into the cached arrays.
         depth = resize_nearest(recording.depth[indices], height=height, width=width)
         poses = None if recording.cam_to_world is None else recording.cam_to_world[indices]
@@ -89,6 +114,33 @@ class RecordedDepth:
             while len(self._cache) > self.cache_files:
                 self._cache.popitem(last=False)
         return recording
+
+
+def _no_depth_path(clip: ClipSpec) -> str:
+    return (
+        f"clip '{clip.clip_id}': no depth file (expected {Path(clip.video_path).stem}.depth.npz next to the video); "
+        f"{NO_DEPTH_FIX}"
+    )
+
+
+def _check_aspect(path: str, depth_shape: tuple[int, ...], frame_shape: tuple[int, int]) -> None:
+    """Depth maps must have the video's aspect ratio (up to one pixel of rounding in either size)."""
+    (depth_height, depth_width), (frame_height, frame_width) = depth_shape, frame_shape
+    # The depth width the frames' aspect implies, give or take the frames' rounding to whole pixels (half a
+    # pixel in each size, scaled to the depth's resolution), one depth pixel and 1 %.
+    implied = depth_height * frame_width / frame_height
+    slack = 0.5 * (depth_height / frame_height) * (1 + frame_width / frame_height) + 1.0 + 0.01 * depth_width
+    if abs(depth_width - implied) > slack:
+        raise DepthUnavailable(
+            f"{path}: field 'depth': maps are {depth_width}x{depth_height} (aspect {depth_width / depth_height:.3f}) "
+            f"but the video frames are {frame_width}x{frame_height} (aspect {frame_width / frame_height:.3f}); "
+            "expected depth at the video's aspect ratio (crop or pad it to match; it is never stretched)"
+        )
+
+
+def clips_without_depth(clips: list[ClipSpec]) -> list[ClipSpec]:
+    """The clips the recorded backend will have to skip because their source gave no depth file."""
+    return [clip for clip in clips if clip.depth_path is None and not has_depth_video(clip)]
 
 
 def read_recording(path: str) -> Recording:

@@ -13,6 +13,7 @@ from ..clips import ClipSpec, SkippedClip
 from .ego4d import clean_ego4d_narration
 from .fields import FieldError, parse_time
 from .folder import bounded_id, iter_folder_clips
+from .lerobot import iter_lerobot_clips
 from .narrations import PRESETS, iter_narration_clips
 from .ssv2 import fill_template, iter_ssv2_clips
 from .table import Row, TableError, read_table
@@ -24,6 +25,7 @@ SOURCES: dict[str, SourceFunction] = {
     "folder": iter_folder_clips,
     "ssv2": iter_ssv2_clips,
     "narrations": iter_narration_clips,
+    "lerobot": iter_lerobot_clips,
 }
 
 
@@ -48,6 +50,7 @@ __all__ = [
     "fill_template",
     "get_source",
     "iter_folder_clips",
+    "iter_lerobot_clips",
     "iter_narration_clips",
     "iter_ssv2_clips",
     "parse_time",

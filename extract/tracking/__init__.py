@@ -7,12 +7,14 @@ from typing import Any
 
 from .base import PointTracker, TrackResult
 from .cotracker import CoTrackerTracker
+from .dis_flow import DISFlowTracker
 from .errors import TrackerUnavailable
 from .opencv_lk import OpenCVLKTracker
 
 TRACKERS: dict[str, type] = {
     OpenCVLKTracker.name: OpenCVLKTracker,
     CoTrackerTracker.name: CoTrackerTracker,
+    DISFlowTracker.name: DISFlowTracker,
 }
 
 
@@ -33,6 +35,7 @@ def create_tracker(name: str, **options: Any) -> PointTracker:
 __all__ = [
     "TRACKERS",
     "CoTrackerTracker",
+    "DISFlowTracker",
     "OpenCVLKTracker",
     "PointTracker",
     "TrackResult",

@@ -78,12 +78,7 @@ class OpenCVLKTracker:
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> TrackResult:
         """Track ``queries`` (N, 2) (u, v), given on ``frames[0]``, through ``frames`` (T, H, W, 3) uint8 RGB."""
-        frames = np.asarray(frames)
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-            raise ValueError(f"frames: expected (T >= 1, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-        queries = np.asarray(queries, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != 2:
-            raise ValueError(f"queries: expected (N, 2) pixel coordinates (u, v), got shape {queries.shape}")
+        frames, queries = validate_inputs(frames, queries)
         num_frames, height, width = frames.shape[:3]
         tracks = np.empty((num_frames, len(queries), 2), dtype=np.float32)
         visibility = np.zeros((num_frames, len(queries)), dtype=bool)
@@ -94,13 +89,13 @@ class OpenCVLKTracker:
             keyframes.append(num_frames - 1)
         position = queries.copy()
         alive = np.ones(len(queries), dtype=bool)
-        previous = _gray(frames[0])
+        previous = gray(frames[0])
         for start, end in itertools.pairwise(keyframes):
             if not alive.any():
                 # Everything is lost: the rest is last positions, invisible; no more tracking work to do.
                 tracks[start + 1 :] = position
                 break
-            current = _gray(frames[end])
+            current = gray(frames[end])
             before = position.copy()
             active = np.flatnonzero(alive)
             moved, ok = self._step(previous, current, position[active], width=width, height=height)
@@ -146,5 +141,16 @@ class OpenCVLKTracker:
         }
 
 
-def _gray(frame: np.ndarray) -> np.ndarray:
+def validate_inputs(frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tracker interface's inputs as arrays, or a ValueError saying what was expected."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError(f"frames: expected (T >= 1, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
+    queries = np.asarray(queries, dtype=np.float32)
+    if queries.ndim != 2 or queries.shape[1] != 2:
+        raise ValueError(f"queries: expected (N, 2) pixel coordinates (u, v), got shape {queries.shape}")
+    return frames, queries
+
+
+def gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,17 +16,9 @@ _CODECS = {".webm": "libvpx-vp9", ".mkv": "libx264", ".mp4": "libx264", ".mov": 
 
 
 def write_video(path: Path, *, frames: int = 16, width: int = 64, height: int = 48, fps: int = 10) -> Path:
-    """A short moving-gradient video encoded with PyAV; returns ``path``.
-
-    VP9 (webm) is encoded in a fresh interpreter: once decord is imported, its bundled FFmpeg makes PyAV's
-    libvpx encoders fail to open (avcodec_open2 returns EINVAL), and other tests import decord first.
-    """
+    """A short moving-gradient video encoded with PyAV; returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     codec = _CODECS[path.suffix.lower()]
-    if codec.startswith("libvpx") and "decord" in sys.modules:
-        args = [str(path), str(frames), str(width), str(height), str(fps)]
-        subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, timeout=60)
-        return path
     container_format = "mp4" if path.suffix.lower() in (".mp4", ".m4v") else None
     with av.open(str(path), mode="w", format=container_format) as container:
         stream = container.add_stream(codec, rate=fps)
@@ -82,9 +72,3 @@ def write_state(path: Path, *, frames: int = 16) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, qpos=np.zeros((frames, 7), dtype=np.float32))
     return path
-
-
-if __name__ == "__main__":  # used by write_video for VP9, see there
-    target, *numbers = sys.argv[1:]
-    frames, width, height, fps = (int(n) for n in numbers)
-    write_video(Path(target), frames=frames, width=width, height=height, fps=fps)

@@ -1,0 +1,84 @@
+"""An episode's frame table from its data parquet: each frame's timestamp and task.
+
+Every LeRobot data file has the columns ``episode_index``, ``frame_index``, ``timestamp`` (seconds from the
+episode's start) and ``task_index``; a v3.x file holds many episodes, so the last file read is kept and
+the episodes of one file (read in index order) cost one read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .parquet import ParquetUnreadable, read_columns
+
+FRAME_COLUMNS = ["episode_index", "frame_index", "timestamp"]
+
+
+@dataclass(frozen=True)
+class EpisodeFrames:
+    timestamps: np.ndarray  # (T,) float64 seconds from the episode's start, increasing
+    task_indices: np.ndarray | None  # (T,) int64, or None when the file has no task_index column
+
+
+class FrameTables:
+    """Reads frame tables, keeping the last data file's columns in memory."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._columns: dict[str, np.ndarray] | None = None
+        self._error: ParquetUnreadable | None = None
+
+    def episode(self, path: Path, episode_index: int) -> EpisodeFrames:
+        """The frames of ``episode_index`` in ``path``; raises :class:`ParquetUnreadable` naming the file."""
+        columns = self._read(path)
+        rows = np.flatnonzero(columns["episode_index"] == episode_index)
+        if rows.size == 0:
+            raise ParquetUnreadable(f"{path}: no rows with episode_index {episode_index}")
+        order = rows[np.argsort(columns["frame_index"][rows], kind="stable")]
+        frame_index = columns["frame_index"][order]
+        if not np.array_equal(frame_index, np.arange(len(order))):
+            raise ParquetUnreadable(
+                f"{path}: episode {episode_index}: column 'frame_index': expected 0..{len(order) - 1} once each, "
+                f"got {_preview(frame_index)}"
+            )
+        timestamps = columns["timestamp"][order]
+        if not np.all(np.isfinite(timestamps)) or np.any(np.diff(timestamps) <= 0):
+            raise ParquetUnreadable(
+                f"{path}: episode {episode_index}: column 'timestamp': expected finite increasing seconds, "
+                f"got {_preview(timestamps)}"
+            )
+        tasks = columns.get("task_index")
+        return EpisodeFrames(timestamps=timestamps, task_indices=None if tasks is None else tasks[order])
+
+    def _read(self, path: Path) -> dict[str, np.ndarray]:
+        if self._path != path:
+            # A failure is kept too: each episode of a broken shared file reports it without a new read.
+            self._path, self._columns, self._error = path, None, None
+            try:
+                self._columns = _load(path)
+            except ParquetUnreadable as error:
+                self._error = error
+        if self._error is not None:
+            raise self._error
+        assert self._columns is not None
+        return self._columns
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
+    raw = read_columns(path, FRAME_COLUMNS, optional=["task_index"])
+    try:
+        columns = {name: np.asarray(raw[name], dtype=np.int64) for name in ("episode_index", "frame_index")}
+        columns["timestamp"] = np.asarray(raw["timestamp"], dtype=np.float64)
+        if "task_index" in raw:
+            columns["task_index"] = np.asarray(raw["task_index"], dtype=np.int64)
+    except (TypeError, ValueError) as error:  # None (null) or non-numeric values
+        raise ParquetUnreadable(f"{path}: frame columns are not all numbers ({error})") from None
+    return columns
+
+
+def _preview(values: np.ndarray) -> str:
+    shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values[:6].tolist())
+    return f"[{shown}{', ...' if len(values) > 6 else ''}]"

@@ -5,12 +5,20 @@ Steps (forward, backward, AdamW update) on the same backbone and batch:
   image-only  the baseline objective: temporal contrastive loss on I_t, I_mid, I_t+H (no language, no flow)
   clip        CLIP-style: one frame per sample, InfoNCE against the (cached) text embedding
   dynaflip    the full objective: area InfoNCE + cosine regulariser + temporal + actor
+  trainer     (--trainer) the trainer's own step on the same batch: train/step.py through train/backend.py,
+              i.e. one process or DDP (under torchrun), or a DeepSpeed engine (--deepspeed), with
+              --accumulation k micro-batches (negatives across them: one more forward pass each)
 Ratios are against image-only, measured in alternating rounds in one process. Then the loader alone
 (decode + augmentation on its workers, from real extraction shards) is timed and compared with how many
 samples per second the full step consumes. With --flops, model FLOP utilisation is printed too (GPU).
 
     .venv/bin/python bench/train.py                                   # ViT-S/16, 224 px, batch 32, CPU
-    .venv/bin/python bench/train.py --model vit_base_patch14_dinov2 --device cuda --bf16 --flops
+    .venv/bin/python bench/train.py --trainer --accumulation 2        # the trainer step against the bare one
+    # The GPU check (unmeasured here, no GPU): MFU and memory at ViT-B/14 bf16, DDP and ZeRO-2, 4 GPUs
+    torchrun --nproc_per_node 4 bench/train.py --model vit_base_patch14_dinov2 --device cuda --bf16 --flops \
+        --batch 8 --trainer --loader-batches 0
+    torchrun --nproc_per_node 4 bench/train.py --model vit_base_patch14_dinov2 --device cuda --bf16 --flops \
+        --batch 8 --trainer --deepspeed configs/deepspeed/zero2.json --loader-batches 0
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from common import measure_interleaved
 from dynaflip.models import DynaFLIP, ImageEncoderConfig, ModelConfig
 from dynaflip.objective import DynaFLIPLoss, ObjectiveConfig
 from dynaflip.synthetic import synthetic_batch
-from dynaflip.train.config import DataConfig, ShardSet
+from dynaflip.train.config import DataConfig, OptimConfig, RuntimeConfig, ShardSet, TrainConfig
 from dynaflip.train.data import StreamState, TrainingData
 
 # Dense bf16 peak of the accelerators this project is lent (for model FLOP utilisation).
@@ -72,6 +80,44 @@ def make_step(name: str, args, device: torch.device, batch: dict) -> tuple:
         optimizer.step()
 
     return model, step
+
+
+def make_trainer_step(args, device: torch.device, batch: dict) -> tuple:
+    """The trainer's step (train/step.py) through the real backend: what dynaflip-train runs per step."""
+    from dynaflip.train.backend import build_accelerator, prepare
+    from dynaflip.train.step import MicroBatch, TrainStep
+
+    objective, inputs = OBJECTIVES["dynaflip"]
+    config = TrainConfig(
+        model=ModelConfig(image=ImageEncoderConfig(name=args.model, img_size=args.size), transition_inputs=inputs),
+        objective=objective,
+        optim=OptimConfig(accumulation_steps=args.accumulation, lr=1e-4),
+        runtime=RuntimeConfig(
+            precision="bf16" if args.bf16 else "fp32", deepspeed_config=args.deepspeed, cpu=device.type == "cpu"
+        ),
+    )
+    micro = args.batch // args.accumulation
+    accelerator = build_accelerator(config, micro_batch=micro)
+    torch.manual_seed(0)
+    model = DynaFLIP(config.model, objective, text_dim=batch["text_embedding"].shape[1])
+    backend = prepare(accelerator, model, torch.optim.AdamW(model.parameters(), lr=1e-4), grad_clip=1.0)
+    dtype = backend.input_dtype
+    micro_batches = [
+        MicroBatch(
+            frames=batch["frames"][start : start + micro].to(dtype),
+            points3d=batch["points3d"][start : start + micro],
+            points3d_valid=batch["points3d_valid"][start : start + micro],
+            queries2d=None,
+            text_embedding=batch["text_embedding"][start : start + micro].to(dtype),
+            text_ids=batch["text_ids"][start : start + micro],
+            clip_ids=batch["clip_ids"][start : start + micro],
+        )
+        for start in range(0, args.batch, micro)
+    ]
+    train_step = TrainStep(backend=backend, loss_fn=DynaFLIPLoss(objective))
+    backend.model.train()
+    label = f"{backend.name}, {backend.precision}, {args.accumulation} x {micro}"
+    return backend, (lambda: train_step(micro_batches)), label
 
 
 def count_flops(step) -> float:
@@ -122,37 +168,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", help="extraction folder for the loader measurement (default: generate)")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "dynaflip-bench-shards"))
     parser.add_argument("--workers", type=int, default=2, help="loader worker processes")
-    parser.add_argument("--loader-batches", type=int, default=20)
+    parser.add_argument("--loader-batches", type=int, default=20, help="0: skip the loader measurement")
+    parser.add_argument("--trainer", action="store_true", help="also time the trainer's step (train/step.py)")
+    parser.add_argument("--accumulation", type=int, default=1, help="micro-batches of the trainer step")
+    parser.add_argument("--deepspeed", help="DeepSpeed JSON for the trainer step (e.g. configs/deepspeed/zero2.json)")
     args = parser.parse_args(argv)
+    if args.batch % args.accumulation:
+        parser.error("--batch must be a multiple of --accumulation")
     device = torch.device(args.device)
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    main_process = int(os.environ.get("RANK", "0")) == 0
 
     batch = synthetic_batch(args.batch, image_size=args.size, text_dim=384)
     batch = {k: v.to(device) for k, v in batch.items()}
     steps, models = {}, {}
     for name in OBJECTIVES:
         models[name], steps[name] = make_step(name, args, device, copy.copy(batch))
-    print(f"# {args.model} {args.size}px, batch {args.batch}, device {device}, bf16 {args.bf16}, "
-          f"threads {torch.get_num_threads()}")  # fmt: skip
+    trainer_label = ""
+    if args.trainer:
+        _, steps["trainer"], trainer_label = make_trainer_step(args, device, copy.copy(batch))
+    say = print if main_process else (lambda *a, **k: None)
+    say(f"# {args.model} {args.size}px, batch {args.batch}, device {device}, bf16 {args.bf16}, "
+        f"threads {torch.get_num_threads()}" + (f"; trainer: {trainer_label}" if trainer_label else ""))  # fmt: skip
     results = measure_interleaved(steps, device=device, rounds=args.rounds)
     baseline = results["image-only"]
     for name, result in results.items():
         rate = args.batch / result.seconds
-        print(result.row(f"{name:<10} {rate:7.1f} samples/s", None if name == "image-only" else baseline))
+        say(result.row(f"{name:<10} {rate:7.1f} samples/s", None if name == "image-only" else baseline))
+    if args.trainer:
+        overhead = results["trainer"].seconds / results["dynaflip"].seconds
+        say(f"trainer step vs the bare dynaflip step: x{overhead:.2f} time")
     if args.flops:
         for name, step in steps.items():
             flops = count_flops(step)
             achieved = flops / results[name].seconds
-            line = f"{name:<10} {flops / 1e12:.2f} TFLOP per step, {achieved / 1e12:.1f} TFLOP/s"
+            line = f"{name:<10} {flops / 1e9:,.2f} GFLOP per step, {achieved / 1e12:.3f} TFLOP/s"
             if device.type == "cuda":
                 gpu = torch.cuda.get_device_name(device)
                 peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in gpu), None)
                 if peak:
                     line += f", MFU {achieved / peak:.1%} of {gpu}'s dense bf16 peak"
-            print(line)
-    consumption = args.batch / results["dynaflip"].seconds
-    produced = loader_rate(args, shards_for_loader(args), args.loader_batches)
-    print(f"loader ({args.workers} workers) {produced:.1f} samples/s vs the full step's consumption "
-          f"{consumption:.1f} samples/s: x{produced / consumption:.1f} headroom")  # fmt: skip
+                line += f", peak memory {results[name].peak_bytes / 2**30:.1f} GiB"
+            say(line)
+    if args.loader_batches > 0 and main_process:
+        consumption = args.batch / results["dynaflip"].seconds
+        produced = loader_rate(args, shards_for_loader(args), args.loader_batches)
+        print(f"loader ({args.workers} workers) {produced:.1f} samples/s vs the full step's consumption "
+              f"{consumption:.1f} samples/s: x{produced / consumption:.1f} headroom")  # fmt: skip
     return 0
 
 

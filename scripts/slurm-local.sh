@@ -37,7 +37,7 @@ done
 
 mkdir -p "$state/spool/ctld" "$state/spool/d" "$state/log"
 host="$(hostname -s)"
-cpus="$(nproc)"
+cpus="$(nproc --all)"
 memory="$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)"
 cat > "$conf" <<CONF
 ClusterName=dynaflip-local

@@ -1,13 +1,17 @@
-"""The training data pipeline: exact resume of the stream, corrupt members skipped and counted, set mixing."""
+"""The training data pipeline: exact resume of the stream, corrupt members skipped and counted, set mixing,
+and the flow's query points followed through the random crop (in the image itself and by projection)."""
 
 import copy
 import io
 import json
+import random
 import tarfile
 
+import numpy as np
 import pytest
 import torch
 
+from dynaflip.geometry import project, query_grid
 from dynaflip.train.config import DataConfig, ShardSet
 from dynaflip.train.data import StreamState, TrainingData
 from tests.helpers.shards import write_synthetic_shards
@@ -126,3 +130,78 @@ def test_missing_sizes_json_is_explained(tmp_path):
     (sizes / "sizes.json").write_text(json.dumps({"shard-000009.tar": 3}))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         TrainingData(data_config(sizes), grid_size=4, seed=0, rank=0, world_size=1)
+
+
+def decode(triplet, *, seed, image_size, crop_scale=(0.6, 1.0)):
+    from dynaflip.schema import encode_sample
+    from dynaflip.train.data import decode_training_sample
+
+    members = {name.split(".", 1)[1] if name.startswith(f"{triplet.key}.") else name: value
+               for name, value in encode_sample(triplet, image_format="png").items()}  # fmt: skip
+    config = DataConfig(image_size=image_size, crop_scale=crop_scale)
+    return decode_training_sample(members, rng=random.Random(seed), config=config, grid_size=triplet.grid_size)
+
+
+def cropped_intrinsics(intrinsics, crop, size):
+    """The intrinsics of the augmented image, from the stored frame's and the crop box (pixel centres)."""
+    top, left, height, width = crop
+    out = np.asarray(intrinsics, dtype=np.float64).copy()
+    sx, sy = size / width, size / height
+    out[0, 0], out[0, 1], out[1, 1] = out[0, 0] * sx, out[0, 1] * sx, out[1, 1] * sy
+    out[0, 2] = (out[0, 2] + 0.5 - left) * sx - 0.5
+    out[1, 2] = (out[1, 2] + 0.5 - top) * sy - 0.5
+    return out
+
+
+def test_query_locations_follow_the_crop_in_the_image_itself():
+    """A white dot drawn at one tracked point of the stored frame is found, after the crop, resize and jitter
+    of the real pipeline, where queries2d says that point is (and not at its fixed grid place)."""
+    from tests.helpers.triplets import make_triplet
+
+    triplet = make_triplet(grid_size=4, size=96, steps=3)
+    query = triplet.tracks2d[0]
+    moved = []
+    for seed in range(6):
+        point = (5, 6, 9, 10)[seed % 4]  # interior points of the 4 x 4 grid: inside every crop of scale >= 0.6
+        frame = np.zeros((96, 96, 3), dtype=np.uint8)
+        u, v = np.round(query[point]).astype(int)
+        frame[v - 1 : v + 2, u - 1 : u + 2] = 255
+        triplet.tracks2d[0, point] = (u, v)  # the dot's exact centre
+        triplet.frames = [frame] * 5
+        out = decode(triplet, seed=seed, image_size=64)
+        image = out["frames"][0].float().mean(0)
+        image = torch.where(image > 0.2 * image.max(), image, torch.zeros_like(image))
+        ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+        found = torch.stack([(xs * image).sum(), (ys * image).sum()]) / image.sum()
+        told = out["queries2d"][point]
+        assert torch.linalg.vector_norm(found - told) < 0.35, (seed, found, told)
+        fixed = torch.from_numpy(query_grid(grid_size=4, width=64, height=64)[point])
+        moved.append(float(torch.linalg.vector_norm(found - fixed)))
+    assert max(moved) > 3.0  # the crops did move the points off their fixed grid places (in 64-px pixels)
+
+
+def test_tracked_points_project_onto_their_query_locations(metaworld_shards):
+    """On simulated robot shards (metric depth, real tracks): the reference 3D point of every valid query
+    projects, through the intrinsics of the augmented image, onto the location the actor is told."""
+    from dynaflip.train.data import decode_training_sample
+
+    config = DataConfig(image_size=80, crop_scale=(0.8, 1.0))
+    errors, off_grid = [], []
+    for shard in sorted(metaworld_shards.glob("shard-*.tar")):
+        with tarfile.open(shard) as tar:
+            samples = {}
+            for member in tar.getmembers():
+                key, name = member.name.split(".", 1)
+                samples.setdefault(key, {"__key__": key})[name] = tar.extractfile(member).read()
+        for seed, sample in enumerate(samples.values()):
+            grid = json.loads(sample["meta.json"])["grid_size"]
+            out = decode_training_sample(dict(sample), rng=random.Random(seed), config=config, grid_size=grid)
+            intrinsics = np.load(io.BytesIO(sample["intrinsics.npy"]))
+            points = np.load(io.BytesIO(sample["points3d.npy"]))[0]
+            valid = np.load(io.BytesIO(sample["points3d_valid.npy"]))[0]
+            seen = project(points[valid], cropped_intrinsics(intrinsics, out["crop"], 80))
+            errors.append(np.linalg.norm(seen - out["queries2d"].numpy()[valid], axis=-1))
+            off_grid.append(np.linalg.norm(seen - query_grid(grid_size=grid, width=80, height=80)[valid], axis=-1))
+    errors, off_grid = np.concatenate(errors), np.concatenate(off_grid)
+    assert len(errors) > 200 and errors.max() < 1e-3, errors.max()
+    assert np.percentile(off_grid, 90) > 1.0  # where a fixed grid would have put them: pixels away

@@ -10,6 +10,10 @@ Examples:
   dynaflip-train --config configs/train/vitb14-dinov2.yaml runtime.deepspeed_config=configs/deepspeed/zero2.json
   sbatch slurm/train.sbatch configs/train/vitb14-dinov2.yaml                    # multi-node, see slurm/
 
+At start it prints what really runs, read from the live objects: world size and process group, the backend
+(single process, DDP or DeepSpeed ZeRO-n), precision, batch per process x processes x accumulation = global
+batch, and negatives per anchor. DeepSpeed also runs on the CPU (gloo), e.g. under torchrun.
+
 Outputs in runtime.output_dir: config.yaml, train.log, metrics.jsonl, tensorboard/, checkpoints/step-N/,
 export/ (model.safetensors + config.json + README.md, the format dynaflip.load reads).
 """

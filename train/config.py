@@ -33,7 +33,12 @@ class ColorJitter:
 @dataclass
 class DataConfig:
     shards: list[ShardSet] = field(default_factory=list)
-    batch_size: int = 32  # per process
+    batch_size: int = 32  # samples per process and micro-batch
+    # When set, the batch of one optimiser step over all processes and micro-batches; batch_size is then
+    # derived as global_batch_size / (world size x optim.accumulation_steps), which must divide exactly.
+    # The contrastive negatives come from this whole batch (gathered across processes, cached across
+    # micro-batches): negatives per anchor = global batch - 1, less the masked same-clip columns.
+    global_batch_size: int | None = None
     workers: int = 4  # loader processes per training process
     image_size: int = 224
     crop_scale: tuple[float, float] = (0.8, 1.0)  # random resized crop, the same for every frame of a sample
@@ -64,7 +69,9 @@ class RuntimeConfig:
     stop_after: int | None = None
     seed: int = 0
     precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 on GPUs that support it, fp32 on CPU
-    deepspeed_config: str | None = None  # e.g. configs/deepspeed/zero2.json
+    # A DeepSpeed JSON with the ZeRO stage (0-2) and its options, e.g. configs/deepspeed/zero2.json; its batch,
+    # accumulation, clipping and bf16 fields are set from this recipe.
+    deepspeed_config: str | None = None
     cpu: bool = False  # force the CPU even when a GPU is present
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
@@ -81,3 +88,20 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     recipe: str = "custom"  # a name recorded in checkpoints and exports
+
+    def per_process_batch(self, world_size: int) -> int:
+        """Samples per process and micro-batch for ``world_size`` processes (see data.global_batch_size)."""
+        accumulation = self.optim.accumulation_steps
+        if accumulation < 1:
+            raise ValueError(f"optim.accumulation_steps: expected >= 1, got {accumulation}")
+        total = self.data.global_batch_size
+        if total is None:
+            if self.data.batch_size < 1:
+                raise ValueError(f"data.batch_size: expected >= 1, got {self.data.batch_size}")
+            return self.data.batch_size
+        if total < 1 or total % (world_size * accumulation):
+            raise ValueError(
+                f"data.global_batch_size: {total} is not a multiple of {world_size} processes x "
+                f"{accumulation} accumulation steps"
+            )
+        return total // (world_size * accumulation)

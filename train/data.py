@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from dynaflip.schema import SchemaError
 
-from .augment import augment_frames, sample_params
+from .augment import augment_frames, crop_points, sample_params
 from .config import DataConfig, ShardSet
 
 log = logging.getLogger("dynaflip.train.data")
@@ -274,11 +274,19 @@ def decode_training_sample(
         raise SchemaError(
             f"{where}: field 'points3d_valid': expected bool {points3d.shape[:2]}, got {valid.dtype} {valid.shape}"
         )
-    params = sample_params(
-        frames.shape[2], frames.shape[3], rng=rng, crop_scale=config.crop_scale, jitter=config.color_jitter
-    )
+    height, width = frames.shape[2], frames.shape[3]
+    params = sample_params(height, width, rng=rng, crop_scale=config.crop_scale, jitter=config.color_jitter)
+    # Where each query point of the flow lands in the augmented image (the actor is told, see augment.py).
+    tracks2d = np.load(io.BytesIO(_member(sample, "tracks2d.npy")), allow_pickle=False)
+    if tracks2d.shape != (*points3d.shape[:2], 2) or tracks2d.dtype != np.float32:
+        raise SchemaError(
+            f"{where}: field 'tracks2d': expected float32 {(*points3d.shape[:2], 2)}, got {tracks2d.dtype} "
+            f"{tracks2d.shape}"
+        )
     out = {
         "frames": augment_frames(frames, params, size=config.image_size),
+        "queries2d": torch.from_numpy(crop_points(tracks2d[0], params, size=config.image_size)),
+        "crop": (params.top, params.left, params.height, params.width),  # in stored-frame pixels
         "points3d": torch.from_numpy(points3d),
         "points3d_valid": torch.from_numpy(valid),
         "instruction": meta["instruction"],
@@ -302,6 +310,7 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "frames": torch.stack([s["frames"] for s in samples]),
         "points3d": torch.stack([s["points3d"] for s in samples]),
         "points3d_valid": torch.stack([s["points3d_valid"] for s in samples]),
+        "queries2d": torch.stack([s["queries2d"] for s in samples]),
         "instructions": [s["instruction"] for s in samples],
         "text_ids": torch.tensor([s["text_id"] for s in samples], dtype=torch.int64),
         "clip_ids": torch.tensor([s["clip_id"] for s in samples], dtype=torch.int64),

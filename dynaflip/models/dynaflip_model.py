@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dynaflip.geometry import query_grid
 from dynaflip.objective.config import ObjectiveConfig
 from dynaflip.schema import DEFAULT_GRID_SIZE
 
 from .flow_encoder import FlowEncoder, FlowEncoderConfig
-from .flow_inputs import flow_scale, one_step_flow
+from .flow_inputs import at_least_float32, flow_scale, one_step_flow
 from .heads import ActorHead, TransitionHead, TransitionInputs
 from .image_encoder import ImageEncoder, ImageEncoderConfig
 from .text_encoder import TextAdapter, TextEncoderConfig
@@ -51,6 +52,12 @@ class DynaFLIPOutputs:
     logit_scale: torch.Tensor
 
 
+def default_queries(grid_size: int, *, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """(B, N, 2) the extractor's default query grid (``dynaflip.geometry.query_grid``) for every sample."""
+    grid = torch.from_numpy(query_grid(grid_size=grid_size, width=width, height=height)).to(like.device)
+    return grid.unsqueeze(0).expand(like.shape[0], -1, -1)
+
+
 class DynaFLIP(nn.Module):
     def __init__(self, model: ModelConfig, objective: ObjectiveConfig, *, text_dim: int | None = None) -> None:
         super().__init__()
@@ -75,12 +82,13 @@ class DynaFLIP(nn.Module):
             )
         self.actor = None
         if objective.lambda_act > 0:
-            self.actor = ActorHead(image_dim, num_points=model.grid_size**2, hidden_dim=model.head_hidden_dim)
+            self.actor = ActorHead(image_dim, hidden_dim=model.head_hidden_dim)
         initial = math.log(1 / objective.temperature)
+        # A fixed temperature stays a Python float: a buffer would be cast with the module (bf16 under
+        # DeepSpeed rounds 1/0.07 = 14.29 to 14.25).
+        self.fixed_logit_scale = 1 / objective.temperature
         if objective.learnable_temperature:
             self.log_logit_scale = nn.Parameter(torch.tensor(initial))
-        else:
-            self.register_buffer("log_logit_scale", torch.tensor(initial), persistent=False)
 
     def frames_needed(self) -> list[int]:
         """Which of [I_t, I_mid, I_t+H] this configuration encodes."""
@@ -98,9 +106,17 @@ class DynaFLIP(nn.Module):
         points3d: torch.Tensor | None = None,
         points3d_valid: torch.Tensor | None = None,
         text_embedding: torch.Tensor | None = None,
+        queries2d: torch.Tensor | None = None,
     ) -> DynaFLIPOutputs:
         """``frames`` (B, 3, C, H, W) = [I_t, I_mid, I_t+H], normalised; ``points3d`` (B, K, N, 3) and
-        ``points3d_valid`` (B, K, N) the 3D flow; ``text_embedding`` (B, D_text) frozen text features."""
+        ``points3d_valid`` (B, K, N) the 3D flow; ``text_embedding`` (B, D_text) frozen text features.
+
+        Frames and text embeddings come in the parameters' dtype (bf16 under a bf16 DeepSpeed engine); the
+        3D points stay float32 (bf16 would round millimetre displacements at 1 m away) and are converted to
+        the networks' dtype only after the flow channels and actor targets are computed from them.
+        ``queries2d`` (B, N, 2): where each tracked point is in ``frames`` (pixels of the augmented image);
+        default: the stored query grid of an uncropped frame (5 % margins, see ``dynaflip.geometry``). Points
+        outside the image are left out of the actor loss."""
         batch = frames.shape[0]
         needed = self.frames_needed()
         encoded = self.image_encoder(frames[:, needed].flatten(0, 1)).view(batch, len(needed), -1)
@@ -122,9 +138,17 @@ class DynaFLIP(nn.Module):
 
         actor_prediction = actor_target = actor_mask = None
         if self.actor is not None:
-            scale = flow_scale(points3d, points3d_valid, normalization=self.model_config.flow.normalization)
-            actor_target, actor_mask = one_step_flow(points3d, points3d_valid, scale=scale)
-            actor_prediction = self.actor(reference)
+            scale = flow_scale(
+                at_least_float32(points3d), points3d_valid, normalization=self.model_config.flow.normalization
+            )
+            actor_target, actor_mask = one_step_flow(at_least_float32(points3d), points3d_valid, scale=scale)
+            height, width = frames.shape[-2:]
+            if queries2d is None:
+                queries2d = default_queries(self.model_config.grid_size, height=height, width=width, like=points3d)
+            size = torch.tensor([width, height], dtype=torch.float32, device=frames.device)
+            normalised = (queries2d.float() + 0.5) / size * 2 - 1  # pixel centres -> [-1, 1] edge to edge
+            actor_mask = actor_mask & (normalised.abs() <= 1).all(dim=-1)  # not in the image: no target
+            actor_prediction = self.actor(reference, normalised)
             actor_mask = actor_mask.to(actor_prediction.dtype)
 
         frame_features = None
@@ -136,5 +160,11 @@ class DynaFLIP(nn.Module):
             actor_prediction=actor_prediction,
             actor_target=actor_target,
             actor_mask=actor_mask,
-            logit_scale=self.log_logit_scale.exp().clamp(max=100.0),
+            logit_scale=self.logit_scale(frames.device),
         )
+
+    def logit_scale(self, device: torch.device) -> torch.Tensor:
+        """1 / temperature in float32 (learnable: exp of the parameter, clamped at 100 as CLIP does)."""
+        if self.objective.learnable_temperature:
+            return at_least_float32(self.log_logit_scale).exp().clamp(max=100.0)
+        return torch.tensor(self.fixed_logit_scale, dtype=torch.float32, device=device)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .flow_inputs import FlowNormalization, flow_channels, flow_scale
+from .flow_inputs import FlowNormalization, at_least_float32, flow_channels, flow_scale
 
 IN_CHANNELS = 7
 
@@ -88,11 +88,16 @@ class FlowEncoder(nn.Module):
             raise ValueError(f"points3d: expected N = {self.grid_size}^2 points, got {num_points}")
         if steps > self.config.max_steps:
             raise ValueError(f"points3d: at most flow.max_steps={self.config.max_steps} steps, got {steps}")
+        # Channels in (at least) float32, from float32 points: displacements are small differences of large
+        # coordinates. Only then into the networks' dtype (bf16 under a bf16 DeepSpeed engine).
+        points3d = at_least_float32(points3d)
         scale = flow_scale(points3d, valid, normalization=self.config.normalization)
         channels = flow_channels(points3d, valid, scale=scale)  # (B, K, 7, N)
-        grid = channels.reshape(batch * steps, IN_CHANNELS, self.grid_size, self.grid_size)
+        dtype = self.cls_token.dtype
+        grid = channels.reshape(batch * steps, IN_CHANNELS, self.grid_size, self.grid_size).to(dtype)
         step_tokens = self.step_cnn(grid).view(batch, steps, -1)
-        condition = self.condition(image_features.detach()).unsqueeze(1)  # stop-gradient into the image branch
+        # stop-gradient into the image branch
+        condition = self.condition(image_features.detach().to(dtype)).unsqueeze(1)
         tokens = torch.cat([self.cls_token.expand(batch, -1, -1), condition, step_tokens], dim=1)
         tokens = tokens + self.step_embedding[:, : steps + 2]
         out = self.temporal(tokens)

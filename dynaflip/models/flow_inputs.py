@@ -15,6 +15,11 @@ import torch
 FlowNormalization = Literal["median_depth", "none"]
 
 
+def at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """float32 for half-precision tensors, unchanged otherwise (float64 stays float64)."""
+    return tensor if tensor.dtype in (torch.float32, torch.float64) else tensor.float()
+
+
 def flow_scale(points3d: torch.Tensor, valid: torch.Tensor, *, normalization: FlowNormalization) -> torch.Tensor:
     """(B,) divisor per sample: the median reference depth, or 1."""
     batch = points3d.shape[0]

@@ -47,13 +47,32 @@ class TransitionHead(nn.Module):
 
 
 class ActorHead(nn.Module):
-    """Predicts the one-step 3D flow of the G x G grid (B, N, 3) from the single-frame feature d_t."""
+    """Predicts the one-step 3D flow (B, N, 3) of query points from the single-frame feature d_t and each
+    point's location in the image the encoder saw.
 
-    def __init__(self, image_dim: int, *, num_points: int, hidden_dim: int) -> None:
+    Telling the head where each point is, rather than numbering a fixed grid, keeps targets and image in
+    correspondence under a random crop (a crop moves the n-th grid point of the stored frame elsewhere).
+    The sample's code h(d_t) is computed once; each point reads it out through a gate computed from its
+    location (Fourier features): flow_n = W (h(d_t) * g(q_n)). With a free gate per point this is the
+    fixed-grid head's per-point readout; its cost per point is ~30 x hidden multiply-adds.
+    """
+
+    def __init__(self, image_dim: int, *, hidden_dim: int, frequencies: int = 6) -> None:
         super().__init__()
-        self.num_points = num_points
-        self.norm = nn.LayerNorm(image_dim)
-        self.mlp = mlp(image_dim, hidden_dim, num_points * 3)
+        self.frequencies = frequencies
+        self.code = nn.Sequential(nn.LayerNorm(image_dim), nn.Linear(image_dim, hidden_dim), nn.GELU())
+        self.gate = nn.Linear(2 + 4 * frequencies, hidden_dim)
+        self.readout = nn.Linear(hidden_dim, 3)
 
-    def forward(self, image_features: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.norm(image_features)).view(-1, self.num_points, 3)
+    def forward(self, image_features: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """``image_features`` (B, D); ``queries`` (B, N, 2) locations in [-1, 1] (x right, y down)."""
+        code = self.code(image_features).unsqueeze(1)  # (B, 1, H)
+        gate = self.gate(fourier_features(queries.to(code.dtype), self.frequencies))  # (B, N, H)
+        return self.readout(code * gate)
+
+
+def fourier_features(points: torch.Tensor, frequencies: int) -> torch.Tensor:
+    """(..., 2) -> (..., 2 + 4 F): the coordinates and sin/cos at 2^k pi for k < F."""
+    scales = (2.0 ** torch.arange(frequencies, device=points.device, dtype=points.dtype)) * torch.pi
+    angles = (points.unsqueeze(-1) * scales).flatten(-2)
+    return torch.cat([points, angles.sin(), angles.cos()], dim=-1)

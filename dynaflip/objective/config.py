@@ -9,6 +9,7 @@ no language                ``modalities: [image, flow]`` (pairwise image-flow In
 anchor-based alignment     ``alignment: pairwise`` (each modality against ``anchor``)
 no negatives               ``negatives: false`` (minimise the positive energy only)
 no cosine regulariser      ``alpha: 0``
+image in the regulariser   ``cosine_pairs: all_pairs`` (not in the paper: C = mean of the 3 cosines)
 no actor loss              ``lambda_act: 0``
 no temporal loss           ``lambda_tcn: 0``
 image only (baseline)      ``modalities: [image]`` (no alignment; temporal and actor terms only)
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+from .energy import CosinePairs
 
 Modality = Literal["image", "language", "flow"]
 MODALITIES: tuple[str, ...] = ("image", "language", "flow")
@@ -31,11 +34,17 @@ class ObjectiveConfig:
     anchor: Modality = "language"
     negatives: bool = True
     alpha: float = 1.0
+    # The regulariser's cosine: the paper's <z_L, z_F>, or the mean of all three pairwise cosines (an ablation
+    # for the collapse case, where every area vanishes and only this term discriminates).
+    cosine_pairs: CosinePairs = "language_flow"
     temperature: float = 0.07
     learnable_temperature: bool = False
     area_eps: float = 1e-8
     # Identical instructions in one batch are not negatives of each other when language is the anchor.
     mask_duplicate_text: bool = True
+    # Samples of the same clip (another reference frame, or the same sample drawn twice by the resampled
+    # shards) are not negatives of each other, for every anchor.
+    mask_same_clip: bool = True
     lambda_tcn: float = 1.0
     tcn_temperature: float = 0.1
     lambda_act: float = 1.0
@@ -49,6 +58,8 @@ class ObjectiveConfig:
             raise ValueError(f"objective.modalities: duplicates in {self.modalities}")
         if self.alignment == "pairwise" and len(self.modalities) == 3 and self.anchor not in self.modalities:
             raise ValueError(f"objective.anchor: '{self.anchor}' is not among modalities {self.modalities}")
+        if self.cosine_pairs not in ("language_flow", "all_pairs"):
+            raise ValueError(f"objective.cosine_pairs: expected language_flow or all_pairs, got {self.cosine_pairs!r}")
         if self.temperature <= 0 or self.tcn_temperature <= 0:
             raise ValueError("objective.temperature and objective.tcn_temperature must be positive")
 

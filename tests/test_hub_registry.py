@@ -86,7 +86,7 @@ def test_entries_without_weights_say_so_and_what_to_do_instead():
         ({"input_size": 64}, "field 'input_size': expected architecture.img_size"),
         ({"licence": "mit"}, "unknown field 'licence' \\(did you mean 'license'\\?\\)"),
         ({"status": "available"}, "field 'sha256': expected the weights' checksum"),
-        ({"status": "available", "sha256": "a" * 64}, "field 'sources': expected an hf_hub_id or url"),
+        ({"status": "available", "sha256": "a" * 64}, "field 'sources': expected a path, hf_hub_id or url"),
         ({"sources": {"url": "ftp://x"}}, "field 'sources': expected an http"),
     ],
 )
@@ -139,3 +139,22 @@ def test_an_available_entry_downloads_and_checks_its_weights(tmp_path):
         skewed = entry(status="available", sha256=sha, mean=[0.4, 0.5, 0.5], sources={"url": f"{server.url}/tiny"})
         with pytest.raises(HubError, match="disagrees with the registry on mean"):
             dynaflip.load("tiny-test", registry=write_registry(path, skewed))
+
+
+def test_a_shipped_entry_loads_offline_from_a_path_beside_the_registry(tmp_path, monkeypatch):
+    folder = make_export(tmp_path / "weights" / "tiny")
+    sha = file_sha256(folder / "model.safetensors")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # nothing to download: the weights ship with the registry
+    path = write_registry(
+        tmp_path / "registry.yaml", entry(status="available", sha256=sha, sources={"path": "weights/tiny"})
+    )
+    encoder, preprocess = dynaflip.load("tiny-test", registry=path)
+    reference, _ = dynaflip.load(folder)
+    assert torch.equal(features(encoder), features(reference)) and preprocess.size == 32
+
+    tampered = entry(status="available", sha256="c" * 64, sources={"path": "weights/tiny"})
+    with pytest.raises(ChecksumError, match=r"the registry expects c{64}"):
+        dynaflip.load("tiny-test", registry=write_registry(path, tampered))
+    missing = entry(status="available", sha256=sha, sources={"path": "weights/absent"})
+    with pytest.raises(HubError, match=r"sources.path: no config.json \+ model.safetensors in .*weights/absent"):
+        dynaflip.load("tiny-test", registry=write_registry(path, missing))

@@ -24,7 +24,8 @@ TAG_SEPARATOR = "@"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _REQUIRED = ("name", "tag", "status", "architecture", "input_size", "mean", "std", "license", "recipe", "data")
 _OPTIONAL = ("sources", "sha256", "notes")
-_SOURCE_KEYS = ("hf_hub_id", "revision", "url")
+_SOURCE_KEYS = ("path", "hf_hub_id", "revision", "url")
+WEIGHT_SOURCES = ("path", "hf_hub_id", "url")  # tried in this order
 _ARCH_KEYS = ("name", "img_size", "model_kwargs")
 
 
@@ -45,6 +46,16 @@ class RegistryEntry:
     sources: dict[str, str] = field(default_factory=dict)
     sha256: str | None = None
     notes: str = ""
+    # The registry file's folder: a ``path`` source is relative to it (weights shipped inside the package).
+    base_dir: Path | None = None
+
+    @property
+    def local_folder(self) -> Path | None:
+        """The export folder of a ``path`` source, resolved against the registry file's folder."""
+        if "path" not in self.sources:
+            return None
+        folder = Path(self.sources["path"])
+        return folder if folder.is_absolute() or self.base_dir is None else self.base_dir / folder
 
     @property
     def full_name(self) -> str:
@@ -73,7 +84,7 @@ def load_registry(path: str | Path | None = None) -> list[RegistryEntry]:
     entries: list[RegistryEntry] = []
     seen: set[str] = set()
     for index, raw in enumerate(data["encoders"]):
-        entry = _entry(raw, where=f"{path}: entry {index}")
+        entry = _entry(raw, where=f"{path}: entry {index}", base_dir=path.parent)
         if entry.full_name in seen:
             raise RegistryError(f"{path}: entry {index} ('{entry.full_name}'): duplicate name@tag")
         seen.add(entry.full_name)
@@ -101,7 +112,7 @@ def find_entry(spec: str, entries: list[RegistryEntry]) -> RegistryEntry:
     raise UnknownModelError(f"'{spec}': '{name}' has no tag '{tag}' (tags: {', '.join(e.tag for e in matches)})")
 
 
-def _entry(raw: Any, *, where: str) -> RegistryEntry:
+def _entry(raw: Any, *, where: str, base_dir: Path | None = None) -> RegistryEntry:
     if not isinstance(raw, Mapping):
         raise RegistryError(f"{where}: expected a mapping, got {type(raw).__name__}")
     where = f"{where} ('{raw.get('name', '?')}')"
@@ -148,8 +159,8 @@ def _entry(raw: Any, *, where: str) -> RegistryEntry:
     if raw["status"] == "available":
         if sha256 is None:
             raise fail("sha256", "the weights' checksum (status is 'available')")
-        if not ({"hf_hub_id", "url"} & set(sources)):
-            raise fail("sources", "an hf_hub_id or url (status is 'available')")
+        if not (set(WEIGHT_SOURCES) & set(sources)):
+            raise fail("sources", "a path, hf_hub_id or url (status is 'available')")
     notes = raw.get("notes") or ""
     if not isinstance(notes, str):
         raise fail("notes", "a string")
@@ -167,6 +178,7 @@ def _entry(raw: Any, *, where: str) -> RegistryEntry:
         sources=dict(sources),
         sha256=sha256,
         notes=notes.strip(),
+        base_dir=base_dir,
     )
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .archive import extract_export_archive, is_archive_name
-from .errors import DownloadError, HubError, OfflineError, WeightsNotAvailableError
+from .checksum import file_sha256
+from .errors import ChecksumError, DownloadError, HubError, OfflineError, WeightsNotAvailableError
 from .format import CONFIG_FILE, WEIGHTS_FILE, ExportFormatError, read_config
 from .hf import HF_PREFIX, fetch_hf, parse_hf_spec
-from .registry import RegistryEntry, find_entry, load_registry
+from .registry import WEIGHT_SOURCES, RegistryEntry, find_entry, load_registry
 from .remote import fetch_url, is_url
 
 _REPO_LIKE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
@@ -83,12 +84,14 @@ def _from_registry(entry: RegistryEntry, *, cache_dir: str | Path | None) -> Res
             f"dynaflip.load('<run dir>/export') (or export a checkpoint with `dynaflip-export RUN_DIR OUT_DIR`)"
         )
     errors: list[HubError] = []
-    for kind in ("hf_hub_id", "url"):
+    for kind in WEIGHT_SOURCES:
         source = entry.sources.get(kind)
         if source is None:
             continue
         try:
-            if kind == "hf_hub_id":
+            if kind == "path":
+                fetched = _shipped(entry)
+            elif kind == "hf_hub_id":
                 revision = entry.sources.get("revision")
                 fetched = fetch_hf(source, revision=revision, cache_dir=cache_dir, weights_sha256=entry.sha256)
             else:
@@ -102,6 +105,21 @@ def _from_registry(entry: RegistryEntry, *, cache_dir: str | Path | None) -> Res
         raise errors[0]
     kind = OfflineError if all(isinstance(error, OfflineError) for error in errors) else DownloadError
     raise kind(f"'{entry.full_name}': no source could be used: " + "; ".join(str(error) for error in errors))
+
+
+def _shipped(entry: RegistryEntry) -> tuple[dict[str, Any], Path, Path]:
+    """An export folder shipped with the package (or beside the registry file), checked like a download."""
+    folder = entry.local_folder
+    assert folder is not None
+    if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
+        raise DownloadError(f"'{entry.full_name}': sources.path: no {CONFIG_FILE} + {WEIGHTS_FILE} in {folder}")
+    config = read_config(folder)
+    actual = file_sha256(folder / WEIGHTS_FILE)
+    if actual != entry.sha256:
+        raise ChecksumError(
+            f"'{entry.full_name}': {folder / WEIGHTS_FILE} has sha256 {actual}, the registry expects {entry.sha256}"
+        )
+    return config, folder / CONFIG_FILE, folder / WEIGHTS_FILE
 
 
 def _check_consistent(entry: RegistryEntry, config: dict) -> None:

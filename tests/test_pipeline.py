@@ -1,0 +1,115 @@
+"""The pipeline driver behind dynaflip-demo and dynaflip-study: its config, resumable timed steps, and
+publishing trained runs as registry entries whose weights ship with the package."""
+
+import json
+import sys
+
+import pytest
+import torch
+
+import dynaflip
+from dynaflip.config import ConfigError, dump_yaml, from_dict, load_config
+from dynaflip.hub.checksum import file_sha256
+from dynaflip.hub.errors import ChecksumError
+from dynaflip.hub.registry import load_registry
+from dynaflip.pipeline.config import Arm, PipelineConfig
+from dynaflip.pipeline.publish import install, publish
+from dynaflip.pipeline.run import REPO, policy_encoders
+from dynaflip.pipeline.steps import StepRunner
+from tests.helpers.hub_checkpoint import checkpoint_encoder, features, make_run
+
+
+def test_arms_name_one_run_per_seed_and_the_baseline_resolves_to_a_run():
+    config = PipelineConfig(
+        arms=[Arm(name="dynaflip", seeds=[0, 1]), Arm(name="image-only", overrides=["objective.lambda_act=0"])],
+        policy=from_dict(PipelineConfig, {"policy": {"calibration": ["oracle:state", "blind"]}}).policy,
+    )
+    assert list(config.run_names()) == ["dynaflip-s0", "dynaflip-s1", "image-only"]
+    assert config.baseline_run() == "image-only"
+    encoders = policy_encoders(config, REPO / "runs")
+    assert encoders["oracle-state"] == "oracle:state" and encoders["blind"] == "blind"
+    assert encoders["dynaflip-s1"].endswith("runs/dynaflip-s1/export") and "random" in encoders
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"arms": []}, "at least one pre-training arm"),
+        ({"arms": [{"name": "a"}, {"name": "a"}], "baseline": "a"}, "each arm name once"),
+        ({"arms": [{"name": "a", "seeds": [1, 1]}], "baseline": "a"}, "distinct seeds"),
+        ({"arms": [{"name": "random"}], "baseline": "random"}, "clash"),
+        ({"baseline": "clip"}, "baseline: expected an arm or run name"),
+        ({"publish": [{"run": "nope", "name": "x", "tag": "y"}]}, "publish: run 'nope'"),
+    ],
+)
+def test_bad_pipeline_configs_name_the_key(data, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(PipelineConfig, data)
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "demo-ci.yaml", "paper.yaml", "study/cpu.yaml", "study/ci.yaml"])
+def test_shipped_pipeline_recipes_parse(name):
+    config = load_config(PipelineConfig, files=[REPO / "configs" / name])
+    assert config.run_names() and (REPO / config.train.recipe).is_file() and (REPO / config.policy.config).is_file()
+
+
+def test_a_finished_step_is_skipped_on_a_rerun_and_timed_once(tmp_path, capsys):
+    marker = tmp_path / "out.txt"
+    command = [sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x')"]
+    first = StepRunner(out_dir=tmp_path, cwd=tmp_path, total=1)
+    assert first.run("write", "write a file", command, outputs=[marker])
+    again = StepRunner(out_dir=tmp_path, cwd=tmp_path, total=1)
+    assert not again.run("write", "write a file", command, outputs=[marker])
+    assert marker.read_text() == "x" and "done earlier, skipped" in capsys.readouterr().out
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert set(timing["steps"]) == {"write"} and timing["steps"]["write"]["cpu_seconds"] >= 0
+    assert timing["software"]["torch"].startswith(torch.__version__.split("+")[0]) and "commit" in timing
+    changed = StepRunner(out_dir=tmp_path, cwd=tmp_path, total=1)
+    assert changed.run("write", "write a file", [*command[:-1], command[-1] + " or 1"], outputs=[marker])
+
+
+def _published_run(tmp_path):
+    out = tmp_path / "study"
+    config = from_dict(
+        PipelineConfig,
+        {"arms": [{"name": "dynaflip"}, {"name": "image-only"}],
+         "publish": [{"run": "dynaflip", "name": "tiny-shipped", "tag": "test", "notes": "a test encoder"}]},
+    )  # fmt: skip
+    dump_yaml(config, out / "pipeline-config.yaml")
+    make_run(out / "runs" / "dynaflip", seed=3)
+    return out
+
+
+def test_published_runs_load_offline_by_name_with_identical_features(tmp_path, monkeypatch):
+    out = _published_run(tmp_path)
+    (entry,) = publish(out)
+    folder = out / "publish" / "weights" / "tiny-shipped-test"
+    assert entry["sha256"] == file_sha256(folder / "model.safetensors") and entry["sources"] == {
+        "path": "weights/tiny-shipped-test"
+    }
+    card = (folder / "README.md").read_text()
+    assert "simulated robot video only" in card and "not the paper's model" in card
+    assert "checkpoint" not in json.loads((folder / "config.json").read_text())["training"]
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    encoder, _ = dynaflip.load("tiny-shipped@test", registry=out / "publish" / "registry.yaml")
+    reference = checkpoint_encoder(out / "runs" / "dynaflip" / "checkpoints" / "step-3")
+    assert torch.equal(features(encoder), features(reference))
+
+    (folder / "model.safetensors").write_bytes(b"tampered")
+    with pytest.raises(ChecksumError, match="the registry expects"):
+        dynaflip.load("tiny-shipped@test", registry=out / "publish" / "registry.yaml")
+
+
+def test_install_writes_the_entry_once_between_markers_and_ships_the_weights(tmp_path):
+    out = _published_run(tmp_path)
+    publish(out)
+    packaged = tmp_path / "package" / "registry.yaml"
+    packaged.parent.mkdir()
+    packaged.write_text("# header comment kept\nformat_version: 1\nencoders:\n")
+    assert install(out, registry_path=packaged) == ["tiny-shipped@test"]
+    assert install(out, registry_path=packaged) == ["tiny-shipped@test"]  # again: replaced, not duplicated
+    text = packaged.read_text()
+    assert text.startswith("# header comment kept") and text.count("name: tiny-shipped") == 1
+    (entry,) = load_registry(packaged)
+    assert entry.available and (entry.local_folder / "model.safetensors").is_file()

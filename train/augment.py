@@ -6,8 +6,9 @@ saturation 0.05, hue 0.02 (the crop is this project's addition; ``data.crop_scal
 
 The 3D points live in the camera frame, which a crop does not change, but the query grid they were tracked
 from sits at fixed places of the *stored* frame: after a crop of scale 0.8-1 the n-th point of a 20 x 20
-grid is a median 0.8 and up to ~4 grid cells away from the n-th grid place of the augmented image. So the actor is not told "the n-th grid place" but the query point's
-location in the augmented image (:func:`crop_points`), and predicts the flow of the point it is shown.
+grid is a median 0.8 and up to ~4 grid cells away from the n-th grid place of the augmented image.
+So the actor is not told "the n-th grid place" but the query point's location in the augmented image
+(:func:`crop_points`), and predicts the flow of the point it is shown.
 Interpolating the tracks onto a new grid instead would blend foreground and background at depth edges,
 which on the suite's Meta-World shards (8 x 8 grid) would have discarded most targets.
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ import torch
 
 from dynaflip.models.image_encoder import ImageEncoder, ImageEncoderConfig
 from dynaflip.models.preprocess import Preprocess
+
+# Specs of dynaflip-policy's calibration rows (eval/policy/state_encoders.py): not image encoders.
+CALIBRATION_SPECS = ("oracle:state", "blind")
 
 
 class EncoderSpecError(ValueError):
@@ -47,11 +50,27 @@ class EvalEncoder:
     module: torch.nn.Module
     kind: str
     last_n: int = 1
+    _device: str | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.module.eval()  # frozen: once here, not on every call (a rollout calls features() every step)
+
+    @property
+    def needs_image(self) -> bool:
+        """Image encoders see the rendered frame (the policy's calibration rows do not)."""
+        return True
+
+    def to(self, device: str | torch.device) -> EvalEncoder:
+        """Move the weights to ``device`` unless they are already there."""
+        if self._device != str(device):
+            self.module.to(device)
+            self._device = str(device)
+        return self
 
     @torch.no_grad()
     def features(self, images: np.ndarray, *, batch_size: int = 64, device: str | torch.device = "cpu") -> np.ndarray:
         """(B, D) float32 features of (B, H, W, 3) uint8 images."""
-        self.module.to(device).eval()
+        self.to(device)
         out = []
         for start in range(0, len(images), batch_size):
             batch = self.preprocess(images[start : start + batch_size]).to(device)
@@ -79,6 +98,11 @@ class EvalEncoder:
 
 def load_eval_encoder(spec: str, *, last_n: int = 1) -> EvalEncoder:
     """Resolve an encoder spec (see the module docstring)."""
+    if spec in CALIBRATION_SPECS and not Path(spec).exists():
+        raise EncoderSpecError(
+            f"encoder '{spec}': a policy calibration row (simulator state, not an image encoder); only "
+            "dynaflip-policy accepts it"
+        )
     kind, _, rest = spec.partition(":") if ":" in spec and not Path(spec).exists() else ("path", "", spec)
     if kind == "path":
         return _dynaflip(spec, spec, last_n=last_n)

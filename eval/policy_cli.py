@@ -6,16 +6,24 @@ rollouts of at most 200 steps per task, success if the environment reports succe
 also over several BC seeds and under render-time OOD shifts (camera, lighting, table, distractors,
 occlusion). Settings: layered YAML (--config, repeatable) and trailing key=value overrides.
 
+Calibration rows: --encoder oracle:state feeds the BC Meta-World's goal-observable state instead of image
+features (the ceiling), --encoder blind proprioception only (the floor); neither renders a frame.
+`calibrate` keeps the candidate tasks where the oracle reaches calibration.oracle_min success and a random
+encoder stays at or below calibration.random_max (configs/eval/calibrate-*.yaml; calibration.md says how).
+
 Examples:
   dynaflip-policy run --encoder runs/tiny-cpu/export --out outputs/policy/tiny --config configs/eval/policy-quick.yaml
   dynaflip-policy run --encoder timm:vit_small_patch14_dinov2.lvd142m --out outputs/policy/dinov2 \\
       --config configs/eval/policy-full.yaml runtime.workers=16 runtime.device=cuda
   dynaflip-policy run --encoder 'random:vit_tiny_patch16_224?img_size=64&patch_size=8&depth=2' --out /tmp/p \\
       --config configs/eval/policy-quick.yaml render.image_size=64 demos.per_task=5 rollout.episodes=5
+  dynaflip-policy run --encoder oracle:state --out outputs/policy/oracle --config configs/eval/policy-quick.yaml
+  dynaflip-policy calibrate --config configs/eval/calibrate-quick.yaml --out outputs/calibration/quick
 
 Outputs in --out: results.json (read by dynaflip-report), results.md, policy.png, rollouts.jsonl, run.json,
 policies/. Demos and demo features are cached in runtime.cache_dir (default $DYNAFLIP_CACHE/policy or
-~/.cache/dynaflip/policy) and reused by every later run and encoder.
+~/.cache/dynaflip/policy) and reused by every later run and encoder. calibrate writes calibration.json,
+calibration.md and runs/<role>/<task>/ (reused by a rerun with the same settings).
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import sys
 
 from dynaflip.cli_utils import parse_with_overrides
 from dynaflip.config import ConfigError
+
+from .stats.intervals import interval_text
 
 PROG = "dynaflip-policy"
 
@@ -36,13 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="train BC policies on a frozen encoder and roll them out")
     run.add_argument(
-        "--encoder", required=True, help="encoder spec: a path, dynaflip:, timm:, random:, hf:, open_clip:"
+        "--encoder",
+        required=True,
+        help="encoder spec: a path, dynaflip:, timm:, random:, hf:, open_clip:, or the calibration rows "
+        "oracle:state and blind",
     )
-    run.add_argument("--out", required=True, help="output folder")
-    run.add_argument("--config", action="append", default=[], help="YAML config (repeatable, later wins)")
-    run.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars (same as runtime.progress=false)")
-    run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. rollout.episodes=5")
+    calibrate = commands.add_parser(
+        "calibrate", help="keep the tasks where the oracle succeeds and a random encoder does not"
+    )
+    for command in (run, calibrate):
+        command.add_argument("--out", required=True, help="output folder")
+        command.add_argument("--config", action="append", default=[], help="YAML config (repeatable, later wins)")
+        command.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+        command.add_argument(
+            "--no-progress", action="store_true", help="no progress bars (same as runtime.progress=false)"
+        )
+        command.add_argument(
+            "overrides", nargs="*", metavar="key=value", help="config overrides, e.g. rollout.episodes=5"
+        )
     return parser
 
 
@@ -54,7 +75,8 @@ def _error(message: str, code: int = 2) -> int:
 def _summary(run, encoder, config) -> str:
     means = {row.split: row for row in run.rows if row.group == "mean"}
     success = ", ".join(
-        f"{split} {100 * row.mean:.1f} [{100 * row.low:.1f}, {100 * row.high:.1f}]" for split, row in means.items()
+        f"{split} {interval_text(row.mean, row.low, row.high, row.interval, scale=100, digits=1)}"
+        for split, row in means.items()
     )
     timing = run.timing
     return "\n".join(
@@ -72,6 +94,30 @@ def _summary(run, encoder, config) -> str:
             f"results: {run.out_dir / 'results.json'}, {run.out_dir / 'results.md'}, {run.out_dir / 'policy.png'}",
         ]
     )
+
+
+def _calibrate(config, out: str) -> int:
+    from .encoders import EncoderSpecError
+    from .policy.calibrate import calibrate
+
+    try:
+        result = calibrate(config, out_dir=out, log=lambda line: print(f"{PROG}: {line}", flush=True))
+    except EncoderSpecError as error:
+        return _error(str(error))
+    except (ValueError, FileNotFoundError) as error:
+        return _error(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except RuntimeError as error:
+        return _error(str(error).splitlines()[0] if str(error) else type(error).__name__, code=1)
+    pending = [verdict.task for verdict in result.verdicts if verdict.status == "pending"]
+    print(
+        f"{PROG}: calibrated {len(result.verdicts)} candidate tasks in {result.seconds:.0f} s; kept "
+        f"{len(result.kept)}: {', '.join(result.kept) or 'none'}"
+        + (f"; pending {', '.join(pending)}" if pending else "")
+    )
+    print(f"evidence: {result.out_dir / 'calibration.md'}, {result.out_dir / 'calibration.json'}")
+    if result.errors:
+        return _error(f"{len(result.errors)} runs failed: {'; '.join(result.errors)}", code=1)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
         return 0
+    if args.command == "calibrate":
+        return _calibrate(config, args.out)
     try:
         encoder = open_encoder(args.encoder, last_n=config.features.last_n)
     except EncoderSpecError as error:

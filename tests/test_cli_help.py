@@ -12,16 +12,18 @@ CLIS = {
     "dynaflip-extract": ("dynaflip.extract.cli", ["folder", "ssv2", "narrations", "metaworld", "visualize"]),
     "dynaflip-train": ("dynaflip.train.cli", []),
     "dynaflip-probe": ("dynaflip.eval.probe_cli", ["build-data", "run"]),
-    "dynaflip-policy": ("dynaflip.eval.policy_cli", ["run"]),
+    "dynaflip-policy": ("dynaflip.eval.policy_cli", ["run", "calibrate"]),
     "dynaflip-report": ("dynaflip.eval.report_cli", []),
     "dynaflip-export": ("dynaflip.hub.export_cli", []),
     "dynaflip-demo": ("dynaflip.demo", []),
+    "dynaflip-study": ("dynaflip.demo:study_main", []),
 }
 REPO_PATH = re.compile(r"(?<![\w/.])((?:configs|slurm|scripts|bench)/[\w./-]+\.(?:yaml|json|sbatch|sh|py))")
 
 
 def _help(module: str, argv: list[str], capsys) -> str:
-    main = importlib.import_module(module).main
+    module, _, function = module.partition(":")
+    main = getattr(importlib.import_module(module), function or "main")
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--help"])
     assert exit_info.value.code == 0

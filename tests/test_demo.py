@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 PNG = b"\x89PNG\r\n\x1a\n"
-ENCODERS = {"dynaflip", "image-only", "random"}
+ENCODERS = {"dynaflip", "image-only", "random", "oracle-state", "blind"}  # + the calibration rows
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +64,17 @@ def test_report_compares_against_the_image_only_baseline(demo):
     report = json.loads((demo / "report" / "report.json").read_text())
     assert report["baseline"] == "image-only"
     labels = {encoder["label"] for encoder in report["encoders"]}
-    assert {"dynaflip", "image-only"} <= labels and len(labels) == 3
+    assert labels == ENCODERS
     assert {"probe", "policy"} <= set(report["kinds"])
     assert "latency" not in report  # demo-ci.yaml turns the latency timing off
     markdown = (demo / "report" / "report.md").read_text()
     assert "dynaflip" in markdown and "image-only" in markdown
+    roles = {encoder["label"]: encoder.get("role") for encoder in report["encoders"]}
+    assert roles["oracle-state"] and roles["blind"] and not roles["dynaflip"]  # the instrument's ceiling and floor
+    assert "| oracle-state | calibration:" in markdown and "| blind | calibration:" in markdown
+    # demo-ci.yaml evaluates the camera shift only: the report names the shifts it skipped.
+    assert "Policy shifts evaluated: camera; not evaluated in this run: lighting, table, distractors, occlusion" in (
+        markdown
+    )
     for figure in ("loss_curves.png", "id_vs_ood.png", "ood_gain.png"):
         assert (demo / "report" / figure).read_bytes()[:8] == PNG

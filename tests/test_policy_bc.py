@@ -1,5 +1,8 @@
 """The BC policy, its training, the demo store and the success aggregation, without a simulator."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +11,7 @@ from dynaflip.config import load_config
 from dynaflip.eval.policy import BCData, BCPolicy, Demo, DemoStore, PolicyConfig, RolloutRecord, train_bc, validate
 from dynaflip.eval.policy.aggregate import success_rows
 from dynaflip.eval.stats import wilson_interval
-from dynaflip.sim.tasks import QUICK_SUITE, TASK_SUITE
+from dynaflip.sim.tasks import TASKS
 from tests.helpers.policy_settings import QUICK_CONFIG
 
 
@@ -102,13 +105,42 @@ def test_success_rows_give_bootstrap_intervals_over_seeds_and_episodes_with_n():
         success_rows(records[:12], tasks=["a", "b"], splits=["id"], seeds=[0, 1])
 
 
+def test_episode_seeds_differ_per_bc_seed_and_depend_only_on_the_config():
+    config = validate(load_config(PolicyConfig, overrides=["bc.seeds=[0, 1, 2]", "rollout.episodes=5"]))
+    seeds = {seed: config.episode_seeds(seed) for seed in (0, 1, 2)}
+    assert seeds[0] == list(range(10_000, 10_005)) and seeds[2] == list(range(12_000, 12_005))
+    assert not set(seeds[0]) & set(seeds[1]) and not set(seeds[1]) & set(seeds[2])
+    assert config.all_episode_seeds() == sorted(set().union(*seeds.values()))
+    assert "10000 + 1000 * s + i" in config.episode_seed_scheme()
+    shared = validate(load_config(PolicyConfig, overrides=["bc.seeds=[0, 1]", "rollout.episode_seeds=shared"]))
+    assert shared.episode_seeds(0) == shared.episode_seeds(1) and shared.episode_seed_scheme().startswith("shared")
+    with pytest.raises(ValueError, match=r"rollout\.seed_stride"):
+        validate(load_config(PolicyConfig, overrides=["rollout.episodes=30", "rollout.seed_stride=10"]))
+    with pytest.raises(ValueError, match=r"bc\.seeds"):
+        validate(load_config(PolicyConfig, overrides=["bc.seeds=[-1]"]))
+    with pytest.raises(ValueError, match=r"bc\.std_floor"):
+        validate(load_config(PolicyConfig, overrides=["bc.std_floor=0"]))
+    with pytest.raises(ValueError, match=r"calibration\.roles"):
+        validate(load_config(PolicyConfig, overrides=["calibration.roles=[oracle, perfect]"]))
+    with pytest.raises(ValueError, match=r"calibration\.oracle_min"):
+        validate(load_config(PolicyConfig, overrides=["calibration.oracle_min=80"]))
+
+
 def test_configs_load_and_validate():
     quick = validate(load_config(PolicyConfig, files=[QUICK_CONFIG]))
     assert len(quick.tasks) == 3 and quick.splits[0] == "id" and len(quick.splits) == 6
     assert quick.bc.hidden == [256, 256, 256] and quick.bc.epochs == 100 and quick.demos.per_task == 25
     assert quick.rollout.episodes == 25 and quick.rollout.horizon == 200 and quick.render.camera == "corner"
     full = validate(load_config(PolicyConfig, files=[QUICK_CONFIG.replace("quick", "full")]))
-    assert full.tasks == list(TASK_SUITE) and quick.tasks == list(QUICK_SUITE)
+    # The suites are the calibrated lists, in the order of their evidence (configs/eval/calibration/).
+    evidence = Path(QUICK_CONFIG).parent / "calibration"
+    assert quick.tasks == json.loads((evidence / "quick.json").read_text())["kept"]
+    kept_full = json.loads((evidence / "full.json").read_text())["kept"]
+    assert set(full.tasks) == set(kept_full) and set(quick.tasks) <= set(full.tasks)
+    for name in ("calibrate.yaml", "calibrate-quick.yaml"):
+        calibration = validate(load_config(PolicyConfig, files=[str(Path(QUICK_CONFIG).parent / name)]))
+        assert calibration.rollout.shifts == [] and calibration.render.image_size == 64
+        assert set(calibration.calibration.candidates) <= set(TASKS)
     with pytest.raises(ValueError, match="'id' is always evaluated"):
         validate(load_config(PolicyConfig, overrides=["rollout.shifts=[id]"]))
     with pytest.raises(ValueError, match="needs validation demos"):

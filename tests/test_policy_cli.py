@@ -32,14 +32,18 @@ def test_one_task_end_to_end_then_cached_demos_and_features(tmp_path, capsys):
     splits = ["id", *sorted(SHIFTS)]
     assert results["kind"] == "policy" and results["encoder"]["spec"] == TINY_ENCODER
     rows = {(row.group, row.split): row for row in results["rows"]}
-    assert set(rows) == {(group, split) for group in (TASK, "mean") for split in splits}
+    assert set(rows) == {(group, split) for group in (TASK, "mean", "iqm") for split in splits}
     for row in results["rows"]:
         assert row.metric == "success"
-        assert 0.0 <= row.low <= row.mean <= row.high <= 1.0
+        # One rollout per (task, split): too few episodes for an interval, said in the row.
+        assert 0.0 <= row.mean <= 1.0 and not row.has_interval and "n too small" in row.interval
         assert len(row.values) == 1 and 0.0 <= row.values[0] <= 1.0
     config = results["config"]
     assert not set(config["demo_seeds"]) & set(config["episode_seeds"]), "evaluation seeds must differ from demo seeds"
     assert config["seeds"] == [0] and config["splits"][0] == "id" and sorted(config["splits"]) == sorted(splits)
+    assert (
+        config["episode_seeds_by_policy_seed"] == {"0": [10_000]} and "per_policy_seed" in config["episode_seed_scheme"]
+    )
     timing = results["timing"]
     assert timing["demos_recorded"] == 4 and timing["features_computed"] == 4 and timing["rollouts"] == len(splits)
     assert timing["rollouts_per_second"] > 0 and "rollouts/s" in out and "wall time" in out

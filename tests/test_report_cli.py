@@ -287,9 +287,11 @@ def test_two_results_of_one_kind_for_one_encoder_are_refused(suite, capsys, tmp_
 def test_latency_is_measured_and_an_unloadable_encoder_gets_none(suite, capsys, tmp_path):
     root, _ = suite
     out = tmp_path / "report"
-    argv = [str(root / "a"), str(root / "b"), "--out", str(out), "--latency", "--latency-runs", "2"]
+    calibration = [str(root / "0-oracle"), str(root / "1-blind")]  # no image, so no latency row
+    argv = [*calibration, str(root / "a"), str(root / "b"), "--out", str(out), "--latency", "--latency-runs", "2"]
     assert main([*argv, "--resamples", "200"]) == 0
     report = json.loads((out / "report.json").read_text())
+    assert set(report["latency"]) == set(LABELS)
     for label in LABELS:
         records = report["latency"][label]["records"]
         assert {(r["device"], r["batch"]) for r in records} == {("cpu", 1), ("cpu", 32)}
@@ -316,3 +318,22 @@ def test_t_interval_of_probe_differences_is_the_reference(suite, tmp_path):
     # Both probes' per-seed r2 differ by exactly 0.1 between the encoders: identical differences, no interval.
     assert gain["mean"] == pytest.approx(0.1) and gain["low"] is None
     assert not t_interval([0.1, 0.1, 0.1]).has_interval
+
+
+def test_no_variation_gives_no_detectable_difference_rather_than_zero(tmp_path, capsys):
+    # Two encoders that fail every episode: every resample gives a difference of 0, so SE is 0 and the design's
+    # power cannot be sized from these outcomes; an MDE of 0 would claim any difference is detectable.
+    shared = np.random.default_rng(0).random((len(SPLITS), len(TASKS), SEEDS, EPISODES))
+    zeros = make_outcomes(np.zeros((len(SPLITS), len(TASKS))), episode_seeds=_episode_seeds(), shared=shared)
+    for name, spec in (("a", SPECS[0]), ("b", SPECS[1])):
+        write_policy(tmp_path / name, encoder=tiny_encoder(spec), outcomes=zeros)
+    assert power_main([str(tmp_path), "--resamples", "200", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and all(row["standard_error"] == 0.0 and row["mde"] is None for row in rows)
+    assert power_main([str(tmp_path), "--resamples", "200"]) == 0
+    assert "n/a (no variation)" in capsys.readouterr().out
+    assert main([str(tmp_path), "--out", str(tmp_path / "report"), "--resamples", "200"]) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    comparisons = report["policy"]["comparisons"]
+    differences = [item for by_split in comparisons.values() for item in by_split.values()]
+    assert differences and all(item["minimum_detectable_difference"] is None for item in differences)

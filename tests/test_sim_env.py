@@ -61,9 +61,14 @@ def test_state_shapes_and_meaning():
         assert state["body_poses"].shape == (sim.model.nbody, 7)
         np.testing.assert_allclose(np.linalg.norm(state["body_poses"][:, 3:], axis=1), 1.0, atol=1e-9)
         assert sim.proprioception().shape == (4,) and sim.fps == pytest.approx(80.0)
+        # The policy's observation is Meta-World's, goal included (goal-observable: the oracle needs it).
+        np.testing.assert_array_equal(sim.observation(), obs.astype(np.float32))
         # Closing the gripper shrinks the opening.
         for _ in range(15):
             sim.step(np.array([0.0, 0.0, 0.0, 1.0]))
+            later = sim.state()
+            expected = np.concatenate([later["ee_pos"], later["gripper"].reshape(1)]).astype(np.float32)
+            np.testing.assert_array_equal(sim.proprioception(), expected)
         assert float(sim.state()["gripper"]) < float(state["gripper"]) - 0.2
 
 

@@ -26,6 +26,8 @@ ARM_JOINTS = tuple(f"right_j{index}" for index in range(7))
 FINGER_BODIES = ("rightclaw", "leftclaw")
 MAX_FINGER_DISTANCE = 0.1  # metres; Meta-World normalises the finger distance by this
 SCENE_BODIES = ("world", "tablelink", "RetainingWall", HAND_BODY)  # bodies whose trees are not task objects
+GOAL_TARGET_HALF_SIZE = 0.02  # metres: the goal counts as a 4 cm cube when the occluder keeps it visible
+_BOX_CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
 
 
 def resolve_body(model: Any, reference: str) -> int:
@@ -111,6 +113,7 @@ class MetaWorldSim:
         self.step_count = 0
         self.succeeded = False
         self._obstacles = self._table_obstacles()
+        self._targets = self.occlusion_targets()
         return self._obs.copy()
 
     def _randomise(self, seed: int) -> None:
@@ -167,6 +170,7 @@ class MetaWorldSim:
             self.data,
             shift=self.shift,
             obstacles=self._obstacles,
+            targets=self._targets,
             with_depth=with_depth,
             with_segmentation=with_segmentation,
         )
@@ -210,10 +214,47 @@ class MetaWorldSim:
             "qvel": data.qvel.copy(),
         }
 
+    def observation(self) -> np.ndarray:
+        """(39,) float32 Meta-World's goal-observable observation now: hand xyz, gripper, the task objects'
+        positions and quaternions (18 numbers), the same at the previous step, and the goal position (the
+        last 3; the simulator is built goal-observable, so it is never zeroed)."""
+        return self._obs.astype(np.float32)
+
     def proprioception(self) -> np.ndarray:
-        """(4,) float32 policy input: end-effector xyz and gripper opening (the Lift3D protocol)."""
-        state = self.state()
-        return np.concatenate([state["ee_pos"], state["gripper"].reshape(1)]).astype(np.float32)
+        """(4,) float32 policy input: end-effector xyz and gripper opening (the Lift3D protocol), as in
+        :meth:`state` (computed alone: a rollout asks for it every step)."""
+        data = self.data
+        fingers = np.linalg.norm(data.xpos[self._fingers[0]] - data.xpos[self._fingers[1]])
+        gripper = np.clip(fingers / MAX_FINGER_DISTANCE, 0.0, 1.0)
+        return np.concatenate([data.xpos[self._hand], [gripper]]).astype(np.float32)
+
+    def occlusion_targets(self) -> list[np.ndarray]:
+        """What an occlusion shift must leave visible, as (K, 3) world points per target: the corners of the
+        bounding boxes of the main object's geoms (its body and the bodies below it), and a small cube
+        around the goal. Taken at reset, so the occluder stays put for the whole episode."""
+        model, data = self.model, self.data
+        targets = []
+        if self._object is not None:
+            subtree = {body for body in range(model.nbody) if self._object in self._ancestors(body)}
+            corners = []
+            for geom in range(model.ngeom):
+                if int(model.geom_bodyid[geom]) not in subtree:
+                    continue
+                rotation = data.geom_xmat[geom].reshape(3, 3)
+                centre, half = model.geom_aabb[geom, :3], model.geom_aabb[geom, 3:]
+                corners.append(data.geom_xpos[geom] + (centre + _BOX_CORNERS * half) @ rotation.T)
+            if corners:
+                targets.append(np.concatenate(corners))
+        goal = np.asarray(self.env._get_pos_goal(), dtype=np.float64).reshape(3)
+        targets.append(goal + GOAL_TARGET_HALF_SIZE * _BOX_CORNERS)
+        return targets
+
+    def _ancestors(self, body: int) -> set[int]:
+        chain = {body}
+        while body > 0:
+            body = int(self.model.body_parentid[body])
+            chain.add(body)
+        return chain
 
     def _table_obstacles(self) -> np.ndarray:
         """(M, 3) rows (x, y, radius): the table footprints of the task objects, the hand and the goal."""

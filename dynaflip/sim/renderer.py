@@ -73,11 +73,13 @@ class SceneRenderer:
         *,
         shift: Shift | None = None,
         obstacles: np.ndarray | None = None,
+        targets: list[np.ndarray] | None = None,
         with_depth: bool = True,
         with_segmentation: bool = False,
     ) -> Frame:
         """Render the current ``data``. ``obstacles`` (M, 3) rows of (x, y, radius) that a distractor shift
-        keeps clear of. Depth is 0 where no surface is hit (far plane); without ``with_depth`` it is None."""
+        keeps clear of; ``targets`` (K, 3) world points per target that an occlusion shift leaves visible.
+        Depth is 0 where no surface is hit (far plane); without ``with_depth`` it is None."""
         if self._renderer is None:
             raise RuntimeError("renderer: render() called after close()")
         renderer = self._renderer
@@ -92,6 +94,7 @@ class SceneRenderer:
             intrinsics=self.intrinsics,
             image_size=(self.height, self.width),
             obstacles=obstacles,
+            targets=targets,
         )
         rgb = self._upright(renderer.render())
         depth = None

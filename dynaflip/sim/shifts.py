@@ -75,7 +75,8 @@ SHIFTS: dict[str, ShiftSpec] = {
     ),
     "occlusion": ShiftSpec(
         name="occlusion",
-        description="a grey plate between camera and workspace covering 15-25 % of the image",
+        description="a grey plate between camera and workspace covering 15-25 % of the image, placed so that it "
+        "hides neither the centre nor more than half of the task's object or goal",
         ranges=_ranges(area_fraction=(0.15, 0.25), aspect=(0.6, 1.7), distance=(0.25, 0.45), grey=(0.15, 0.5)),
     ),
 }

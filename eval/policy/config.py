@@ -57,17 +57,26 @@ class BCConfig:
     # best: keep the weights of the epoch with the lowest validation loss (needs validation demos); last: the
     # final epoch's.
     select: Literal["best", "last"] = "best"
+    # Input standardisation (see eval/policy/model.py): within each group (features, proprioception) a
+    # dimension's std is floored at std_floor x the group's mean std, and standardised inputs are clipped to
+    # +-input_clip (null: no clipping).
+    std_floor: float = 0.1
+    input_clip: float | None = 5.0
 
 
 @dataclass
 class RolloutConfig:
-    """Evaluation episodes: seeds ``seed`` .. ``seed + episodes - 1`` of each task, the same for every BC
-    seed and split (a fixed test set, so encoders and seeds compare on paired episodes). An OOD shift's
-    parameters are drawn per episode from that episode's seed."""
+    """Evaluation episodes of each task. ``episode_seeds: per_policy_seed`` (the default): BC seed s rolls
+    out seeds ``seed + seed_stride * s`` .. ``+ episodes - 1``, a different set per BC seed (seeds that
+    share episodes are near-copies, not replicates), the same for every encoder and split (encoders pair on
+    (task, split, BC seed, episode seed)). ``shared``: every BC seed rolls out ``seed`` .. ``seed + episodes
+    - 1``. An OOD shift's parameters are drawn per episode from that episode's seed."""
 
     episodes: int = 25
     horizon: int = 200
     seed: int = 10_000
+    episode_seeds: Literal["per_policy_seed", "shared"] = "per_policy_seed"
+    seed_stride: int = 1000  # per_policy_seed: the gap between the first episode seeds of BC seeds s and s + 1
     shifts: list[str] = field(default_factory=lambda: sorted(SHIFTS))
 
 
@@ -86,6 +95,27 @@ class RuntimeConfig:
 
 
 @dataclass
+class CalibrationConfig:
+    """``dynaflip-policy calibrate``: which candidate tasks can tell encoders apart. A task is kept when the
+    oracle (simulator state through the same BC) reaches ``oracle_min`` success and ``random_encoder``
+    stays at or below ``random_max`` (in distribution, at this config's settings)."""
+
+    candidates: list[str] = field(default_factory=list)  # empty: the config's tasks
+    oracle_min: float = 0.8
+    random_max: float = 0.6
+    random_encoder: str = "random:vit_tiny_patch16_224?img_size=64&patch_size=8&depth=6"
+    # Run the blind policy and the random encoder only on tasks the oracle passes (a task it fails is
+    # rejected anyway; the random encoder's rendered rollouts are most of the cost).
+    only_where_oracle_passes: bool = True
+    # The order of the random encoder's runs: as listed, or the tasks where the blind policy did worst first
+    # (they are the likeliest to pass; useful when the CPU allows only some of them).
+    random_order: Literal["listed", "blind_first"] = "listed"
+    # Which rows to run now (e.g. [oracle] to screen many candidates cheaply first); a task is judged once
+    # its oracle and random rows exist, here or from an earlier run in the same --out.
+    roles: list[str] = field(default_factory=lambda: ["oracle", "blind", "random"])
+
+
+@dataclass
 class PolicyConfig:
     tasks: list[str] = field(default_factory=lambda: list(QUICK_SUITE))
     render: RenderConfig = field(default_factory=RenderConfig)
@@ -94,6 +124,7 @@ class PolicyConfig:
     bc: BCConfig = field(default_factory=BCConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
     @property
     def splits(self) -> list[str]:
@@ -107,8 +138,26 @@ class PolicyConfig:
     def demo_seeds(self) -> list[int]:
         return list(range(self.demos.seed, self.demos.seed + self.demos.per_task + self.demos.validation))
 
-    def episode_seeds(self) -> list[int]:
-        return list(range(self.rollout.seed, self.rollout.seed + self.rollout.episodes))
+    def episode_seeds(self, policy_seed: int) -> list[int]:
+        """The evaluation episodes of BC seed ``policy_seed`` (see :class:`RolloutConfig`)."""
+        first = self.rollout.seed
+        if self.rollout.episode_seeds == "per_policy_seed":
+            first += self.rollout.seed_stride * int(policy_seed)
+        return list(range(first, first + self.rollout.episodes))
+
+    def all_episode_seeds(self) -> list[int]:
+        """Every evaluation episode seed of the run, sorted."""
+        return sorted({seed for policy_seed in self.bc.seeds for seed in self.episode_seeds(policy_seed)})
+
+    def episode_seed_scheme(self) -> str:
+        """The rule that gave the episode seeds, in words (recorded in results.json)."""
+        rollout = self.rollout
+        if rollout.episode_seeds == "shared":
+            return f"shared: every BC seed rolls out episode seeds {rollout.seed} + i, i < {rollout.episodes}"
+        return (
+            f"per_policy_seed: BC seed s rolls out episode seeds {rollout.seed} + {rollout.seed_stride} * s + i, "
+            f"i < {rollout.episodes}; the same for every encoder and split"
+        )
 
     def cache_root(self) -> Path:
         if self.runtime.cache_dir:
@@ -140,6 +189,7 @@ def validate(config: PolicyConfig) -> PolicyConfig:
         "bc.batch_size": config.bc.batch_size,
         "rollout.episodes": config.rollout.episodes,
         "rollout.horizon": config.rollout.horizon,
+        "rollout.seed_stride": config.rollout.seed_stride,
         "runtime.workers": config.runtime.workers,
         "runtime.threads_per_worker": config.runtime.threads_per_worker,
         "runtime.train_threads": config.runtime.train_threads,
@@ -153,11 +203,29 @@ def validate(config: PolicyConfig) -> PolicyConfig:
         raise ValueError(f"bc.hidden: expected a non-empty list of positive layer widths, got {config.bc.hidden}")
     if config.bc.lr <= 0 or config.bc.weight_decay < 0:
         raise ValueError(f"bc.lr / bc.weight_decay: expected lr > 0 and weight_decay >= 0, got {config.bc}")
-    if not config.bc.seeds or len(set(config.bc.seeds)) != len(config.bc.seeds):
-        raise ValueError(f"bc.seeds: expected distinct seeds, at least one, got {config.bc.seeds}")
+    if not config.bc.seeds or len(set(config.bc.seeds)) != len(config.bc.seeds) or min(config.bc.seeds) < 0:
+        raise ValueError(f"bc.seeds: expected distinct seeds >= 0, at least one, got {config.bc.seeds}")
+    if config.bc.std_floor <= 0 or (config.bc.input_clip is not None and config.bc.input_clip <= 0):
+        raise ValueError(
+            f"bc.std_floor / bc.input_clip: expected positive numbers (input_clip may be null), got "
+            f"{config.bc.std_floor} / {config.bc.input_clip}"
+        )
+    if config.rollout.episode_seeds == "per_policy_seed" and config.rollout.episodes > config.rollout.seed_stride:
+        raise ValueError(
+            f"rollout.seed_stride: the episode seeds of two BC seeds would overlap ({config.rollout.episodes} "
+            f"episodes, stride {config.rollout.seed_stride}); raise the stride"
+        )
     if config.bc.select == "best" and config.demos.validation == 0:
         raise ValueError("bc.select: 'best' needs validation demos (demos.validation > 0); or set bc.select=last")
-    overlap = set(config.demo_seeds()) & set(config.episode_seeds())
+    calibration = config.calibration
+    for task in calibration.candidates:
+        get_task(task)
+    if not calibration.roles or not set(calibration.roles) <= {"oracle", "blind", "random"}:
+        raise ValueError(f"calibration.roles: expected some of [oracle, blind, random], got {calibration.roles}")
+    for key in ("oracle_min", "random_max"):
+        if not 0.0 <= getattr(calibration, key) <= 1.0:
+            raise ValueError(f"calibration.{key}: expected a success rate in [0, 1], got {getattr(calibration, key)}")
+    overlap = set(config.demo_seeds()) & set(config.all_episode_seeds())
     if overlap:
         raise ValueError(
             f"rollout.seed: evaluation seeds must differ from demonstration seeds; both use {sorted(overlap)[:5]}"

@@ -19,13 +19,12 @@ from tqdm import tqdm
 from dynaflip.config import to_dict
 from dynaflip.io import atomic_write_json, atomic_write_text
 
-from ..encoders import EvalEncoder
 from ..feature_cache import FeatureCache
 from ..results import ResultRow, encoder_summary, write_results
 from .aggregate import success_rows
 from .config import PolicyConfig, validate
 from .demos import DemoStore
-from .features import FeatureStats, demo_features
+from .features import FeatureStats, PolicyEncoder, demo_features
 from .plots import plot_success
 from .rollout import RolloutRecord
 from .tables import results_markdown
@@ -72,7 +71,7 @@ def _record_demos(pool: WorkerPool, store: DemoStore, config: PolicyConfig) -> d
 
 
 def _train_policies(
-    encoder: EvalEncoder, store: DemoStore, config: PolicyConfig, out_dir: Path, stats: FeatureStats
+    encoder: PolicyEncoder, store: DemoStore, config: PolicyConfig, out_dir: Path, stats: FeatureStats
 ) -> tuple[dict[tuple[str, int], Path], list[TrainSummary], float]:
     """Encode the demos (cached) and train one policy per (task, BC seed); returns their paths."""
     cache = FeatureCache(config.cache_root() / "features")
@@ -109,6 +108,8 @@ def _train_policies(
                     lr=config.bc.lr,
                     weight_decay=config.bc.weight_decay,
                     select=config.bc.select,
+                    std_floor=config.bc.std_floor,
+                    input_clip=config.bc.input_clip,
                     device=config.runtime.train_device,
                     threads=config.runtime.train_threads,
                 )
@@ -137,7 +138,7 @@ def _rollouts(pool: WorkerPool, config: PolicyConfig, policies: dict[tuple[str, 
         for task in config.tasks
         for seed in config.bc.seeds
         for split in config.splits
-        for episode_seed in config.episode_seeds()
+        for episode_seed in config.episode_seeds(seed)
     ]
     records = []
     with tqdm(total=len(jobs), desc="rollouts", unit="ep", disable=not config.runtime.progress) as bar:
@@ -148,19 +149,39 @@ def _rollouts(pool: WorkerPool, config: PolicyConfig, policies: dict[tuple[str, 
     return records
 
 
-def run_policy_eval(config: PolicyConfig, *, encoder: EvalEncoder, out_dir: str | Path) -> PolicyRun:
-    """Run the whole protocol for one encoder (see the module docstring for the outputs)."""
-    validate(config)
-    started = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store = DemoStore(
+def demo_store(config: PolicyConfig, *, render: bool) -> DemoStore:
+    """The demo store of ``config``; ``render=False`` for encoders that never look at a frame."""
+    return DemoStore(
         config.cache_root(),
         camera=config.render.camera,
         image_size=config.image_size,
         max_steps=config.demos.max_steps,
         stop_after_success=config.demos.stop_after_success,
+        render=render,
     )
+
+
+def run_config(config: PolicyConfig, *, store: DemoStore) -> dict[str, Any]:
+    """The config as results.json records it: every setting, plus the seeds and splits it expands to."""
+    return {
+        **to_dict(config),
+        "seeds": list(config.bc.seeds),  # the repeated unit, at the top level for dynaflip-report's pairing
+        "splits": config.splits,
+        "demo_seeds": config.demo_seeds(),
+        "episode_seeds": config.all_episode_seeds(),
+        "episode_seeds_by_policy_seed": {str(seed): config.episode_seeds(seed) for seed in config.bc.seeds},
+        "episode_seed_scheme": config.episode_seed_scheme(),
+        "simulator": store.setting,
+    }
+
+
+def run_policy_eval(config: PolicyConfig, *, encoder: PolicyEncoder, out_dir: str | Path) -> PolicyRun:
+    """Run the whole protocol for one encoder (see the module docstring for the outputs)."""
+    validate(config)
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = demo_store(config, render=encoder.needs_image)
     settings = WorkerSettings(
         encoder_spec=encoder.spec,
         encoder_identity=encoder.identity,
@@ -196,14 +217,7 @@ def run_policy_eval(config: PolicyConfig, *, encoder: EvalEncoder, out_dir: str 
         "features_computed": float(stats.computed),
         "features_cached": float(stats.cached),
     }
-    config_data = {
-        **to_dict(config),
-        "seeds": list(config.bc.seeds),  # the repeated unit, at the top level for dynaflip-report's pairing
-        "splits": config.splits,
-        "demo_seeds": config.demo_seeds(),
-        "episode_seeds": config.episode_seeds(),
-        "simulator": store.setting,
-    }
+    config_data = run_config(config, store=store)
     encoder_data = encoder_summary(encoder)
     write_results(
         out_dir / "results.json", kind="policy", encoder=encoder_data, config=config_data, rows=rows, timing=timing

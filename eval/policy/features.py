@@ -14,12 +14,17 @@ import torch
 from ..encoders import EncoderSpecError, EvalEncoder, load_eval_encoder
 from ..feature_cache import FeatureCache
 from .demos import Demo, DemoStore
+from .state_encoders import StateEncoder, is_state_spec, load_state_encoder
 
 FEATURE_SPLIT = "frames"
+PolicyEncoder = EvalEncoder | StateEncoder  # an image encoder, or a calibration row that reads the simulator
 
 
-def open_encoder(spec: str, *, last_n: int = 1) -> EvalEncoder:
-    """:func:`load_eval_encoder` with every failure turned into a one-line :class:`EncoderSpecError`."""
+def open_encoder(spec: str, *, last_n: int = 1) -> PolicyEncoder:
+    """A calibration encoder (``oracle:state``, ``blind``) or :func:`load_eval_encoder`, with every failure
+    turned into a one-line :class:`EncoderSpecError`."""
+    if is_state_spec(spec):
+        return load_state_encoder(spec)
     try:
         return load_eval_encoder(spec, last_n=last_n)
     except EncoderSpecError:
@@ -37,7 +42,7 @@ class FeatureStats:
 
 
 def demo_features(
-    encoder: EvalEncoder,
+    encoder: PolicyEncoder,
     store: DemoStore,
     cache: FeatureCache,
     *,
@@ -47,9 +52,21 @@ def demo_features(
     device: str | torch.device = "cpu",
     stats: FeatureStats | None = None,
 ) -> tuple[list[np.ndarray], list[Demo]]:
-    """(T, D) features and the demo (without frames) of each seed, in order; features computed at most once."""
+    """(T, D) features and the demo (without frames) of each seed, in order; features computed at most once
+    (a state encoder's come straight from the demo's observations and are not cached)."""
     stats = stats if stats is not None else FeatureStats()
     features, demos = [], []
+    if not encoder.needs_image:
+        for seed in seeds:
+            demo = store.load(task, seed, frames=False)
+            if demo.state is None:
+                raise ValueError(
+                    f"{store.path(task, seed)}: this demo has no simulator observations (recorded by an older "
+                    "version); delete it to record it again"
+                )
+            features.append(encoder.state_features(demo.state))
+            demos.append(demo)
+        return features, demos
     for seed in seeds:
         dataset_id = store.dataset_id(task, seed)
         demo = store.load(task, seed, frames=False)

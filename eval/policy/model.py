@@ -13,7 +13,11 @@ from dynaflip.io import atomic_path
 
 PROPRIO_DIM = 4  # end-effector xyz + gripper opening (the Lift3D protocol)
 ACTION_DIM = 4  # xyz displacement + gripper effort, in [-1, 1]
-MIN_STD = 1e-6  # inputs that never vary in the demos are left unscaled instead of divided by ~0
+# Each input group (image features, proprioception) floors a dimension's std at this fraction of the
+# group's mean std. A 1e-6 floor let a near-constant input explode: in reach demos the gripper opening has
+# std 0.0012, drifts by 0.3 at rollout, and a standardised ~250 saturated the MLP (the arm ran away).
+STD_FLOOR = 0.1
+INPUT_CLIP = 5.0  # standardised inputs are clipped to +-this: the MLP never sees values far beyond its training data
 
 
 class BCPolicy(nn.Module):
@@ -23,10 +27,19 @@ class BCPolicy(nn.Module):
     on raw features and proprioception by itself.
     """
 
-    def __init__(self, *, feature_dim: int, hidden: list[int] | tuple[int, ...] = (256, 256, 256)) -> None:
+    def __init__(
+        self,
+        *,
+        feature_dim: int,
+        hidden: list[int] | tuple[int, ...] = (256, 256, 256),
+        input_clip: float | None = INPUT_CLIP,
+    ) -> None:
         super().__init__()
+        if input_clip is not None and not input_clip > 0:
+            raise ValueError(f"input_clip: expected a positive number or None, got {input_clip}")
         self.feature_dim = int(feature_dim)
         self.hidden = [int(width) for width in hidden]
+        self.input_clip = None if input_clip is None else float(input_clip)
         width = self.feature_dim + PROPRIO_DIM
         layers: list[nn.Module] = []
         for out in self.hidden:
@@ -41,15 +54,33 @@ class BCPolicy(nn.Module):
     def input_dim(self) -> int:
         return self.feature_dim + PROPRIO_DIM
 
-    def set_standardisation(self, inputs: torch.Tensor) -> None:
-        """Standardise with the mean and std of the (N, input_dim) training inputs."""
+    def set_standardisation(self, inputs: torch.Tensor, *, std_floor: float = STD_FLOOR) -> None:
+        """Standardise with the mean and std of the (N, input_dim) training inputs; within each group
+        (features, proprioception) a dimension's std is at least ``std_floor`` x the group's mean std."""
+        if not std_floor > 0:
+            raise ValueError(f"std_floor: expected a positive fraction, got {std_floor}")
         std = inputs.std(dim=0, unbiased=False)
+        floored = torch.ones_like(std)
+        for group in (slice(0, self.feature_dim), slice(self.feature_dim, self.input_dim)):
+            group_std = std[group]
+            if group_std.numel() == 0:
+                continue
+            scale = float(group_std.mean())
+            if scale > 0:  # a group that never varies keeps std 1 (its inputs pass unscaled)
+                floored[group] = torch.clamp(group_std, min=std_floor * scale)
         self.input_mean.copy_(inputs.mean(dim=0))
-        self.input_std.copy_(torch.where(std > MIN_STD, std, torch.ones_like(std)))
+        self.input_std.copy_(floored)
+
+    def standardise(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, input_dim) raw inputs -> standardised and clipped, what the MLP sees."""
+        scaled = (inputs - self.input_mean) / self.input_std
+        if self.input_clip is not None:
+            scaled = scaled.clamp(-self.input_clip, self.input_clip)
+        return scaled
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, input_dim) raw [features ; proprioception] -> (B, 4) actions (unclipped)."""
-        return self.mlp((inputs - self.input_mean) / self.input_std)
+        return self.mlp(self.standardise(inputs))
 
     @torch.no_grad()
     def act(self, features: np.ndarray, proprio: np.ndarray) -> np.ndarray:
@@ -65,7 +96,13 @@ class BCPolicy(nn.Module):
         """Write the policy (weights, standardisation and shape) atomically."""
         path = Path(path)
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
-        payload = {"feature_dim": self.feature_dim, "hidden": self.hidden, "state_dict": state, "extra": extra or {}}
+        payload = {
+            "feature_dim": self.feature_dim,
+            "hidden": self.hidden,
+            "input_clip": self.input_clip,
+            "state_dict": state,
+            "extra": extra or {},
+        }
         with atomic_path(path) as temp:
             torch.save(payload, temp)
         return path
@@ -73,6 +110,7 @@ class BCPolicy(nn.Module):
     @classmethod
     def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> BCPolicy:
         payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-        policy = cls(feature_dim=payload["feature_dim"], hidden=payload["hidden"])
+        # Policies saved before input clipping existed did not clip.
+        policy = cls(feature_dim=payload["feature_dim"], hidden=payload["hidden"], input_clip=payload.get("input_clip"))
         policy.load_state_dict(payload["state_dict"])
         return policy.to(device).eval()

@@ -2,6 +2,7 @@
 
 Shifts are applied to the simulator's renders only (see :mod:`dynaflip.sim.shifts`); the physics of a
 shifted episode is the in-distribution one, so any change in success comes from what the policy sees.
+An actor whose ``needs_image`` is False (the state calibration rows) is never rendered for.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..encoders import EvalEncoder
 from .config import ID_SPLIT
+from .features import PolicyEncoder
 from .model import BCPolicy
 
-# act(sim, rgb) -> (4,) action: rgb is the (H, W, 3) uint8 frame rendered for the current state.
-Actor = Callable[[Any, np.ndarray], np.ndarray]
+# act(sim, rgb) -> (4,) action: rgb is the (H, W, 3) uint8 frame rendered for the current state, or None
+# for an actor with ``needs_image = False``.
+Actor = Callable[[Any, np.ndarray | None], np.ndarray]
 
 
 @dataclass
@@ -45,15 +47,22 @@ def expert_actor(sim: Any, rgb: np.ndarray) -> np.ndarray:
 
 
 class PolicyActor:
-    """A BC policy on frozen-encoder features of the current frame and the robot's proprioception."""
+    """A BC policy on frozen-encoder features of the current frame (or, for a state encoder, of the
+    simulator's observation) and the robot's proprioception."""
 
-    def __init__(self, encoder: EvalEncoder, policy: BCPolicy, *, device: str | torch.device = "cpu") -> None:
+    def __init__(self, encoder: PolicyEncoder, policy: BCPolicy, *, device: str | torch.device = "cpu") -> None:
         self.encoder = encoder
         self.policy = policy.to(device).eval()
         self.device = device
+        self.needs_image = encoder.needs_image
+        if self.needs_image:
+            encoder.to(device)
 
-    def __call__(self, sim: Any, rgb: np.ndarray) -> np.ndarray:
-        features = self.encoder.features(rgb[None], batch_size=1, device=self.device)
+    def __call__(self, sim: Any, rgb: np.ndarray | None) -> np.ndarray:
+        if self.needs_image:
+            features = self.encoder.features(rgb[None], batch_size=1, device=self.device)
+        else:
+            features = self.encoder.state_features(sim.observation()[None])
         return self.policy.act(features[0], sim.proprioception())
 
 
@@ -66,14 +75,16 @@ def run_episode(
     policy_seed: int = -1,
 ) -> RolloutRecord:
     """Reset ``sim`` to ``episode_seed``, apply the split's shift (drawn with the episode seed) and run
-    ``act`` for at most ``sim.max_steps`` steps, rendering every step; stops at the first success."""
+    ``act`` for at most ``sim.max_steps`` steps, rendering every step (unless ``act.needs_image`` is False);
+    stops at the first success."""
     started = time.perf_counter()
     sim.reset(seed=episode_seed)
     sim.set_shift(None if split == ID_SPLIT else split, seed=episode_seed)
+    render = getattr(act, "needs_image", True)
     success_step = None
     steps = 0
     for _ in range(sim.max_steps):
-        rgb = sim.render(with_depth=False).rgb
+        rgb = sim.render(with_depth=False).rgb if render else None
         info = sim.step(act(sim, rgb))[-1]
         steps += 1
         if info["success"]:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .demos import Demo
-from .model import BCPolicy
+from .model import INPUT_CLIP, STD_FLOOR, BCPolicy
 
 
 @dataclass
@@ -76,11 +76,14 @@ def train_bc(
     lr: float,
     weight_decay: float = 0.0,
     select: str = "best",
+    std_floor: float = STD_FLOOR,
+    input_clip: float | None = INPUT_CLIP,
     device: str | torch.device = "cpu",
     threads: int | None = 1,
 ) -> tuple[BCPolicy, TrainSummary]:
     """Train a :class:`BCPolicy` with Adam; ``seed`` fixes the initialisation and the batch order.
 
+    ``std_floor`` and ``input_clip``: the input standardisation (see :mod:`.model`).
     ``select="best"`` keeps the epoch with the lowest validation loss, ``"last"`` the final epoch.
     ``threads``: torch threads while training (None: unchanged). The MLP's steps are too small to share
     between threads: with 2 threads on 2 busy cores training was 15-20x slower than with 1.
@@ -90,7 +93,8 @@ def train_bc(
         torch.set_num_threads(threads)
     try:
         return _train(train, val, task=task, seed=seed, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
-                      weight_decay=weight_decay, select=select, device=device)  # fmt: skip
+                      weight_decay=weight_decay, select=select, std_floor=std_floor, input_clip=input_clip,
+                      device=device)  # fmt: skip
     finally:
         torch.set_num_threads(previous)
 
@@ -107,6 +111,8 @@ def _train(
     lr: float,
     weight_decay: float,
     select: str,
+    std_floor: float,
+    input_clip: float | None,
     device: str | torch.device,
 ) -> tuple[BCPolicy, TrainSummary]:
     if select not in ("best", "last"):
@@ -120,8 +126,8 @@ def _train(
     y = torch.from_numpy(train.actions).to(device)
     xv = torch.from_numpy(val.inputs).to(device) if val is not None and len(val) else None
     yv = torch.from_numpy(val.actions).to(device) if val is not None and len(val) else None
-    policy = BCPolicy(feature_dim=train.inputs.shape[1] - 4, hidden=list(hidden)).to(device)
-    policy.set_standardisation(x)
+    policy = BCPolicy(feature_dim=train.inputs.shape[1] - 4, hidden=list(hidden), input_clip=input_clip).to(device)
+    policy.set_standardisation(x, std_floor=std_floor)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr, weight_decay=weight_decay)
     best_loss, best_epoch, best_state = float("inf"), epochs, None
     for epoch in range(1, epochs + 1):

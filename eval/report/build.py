@@ -13,7 +13,7 @@ from typing import Any
 
 from dynaflip.io import atomic_write_json, atomic_write_text
 
-from ..stats import EpisodeBootstrap, minimum_detectable_difference
+from ..stats import EpisodeBootstrap
 from ..stats import engine as engine_module
 from ..stats import estimate as estimate_module
 from ..stats import power as power_module
@@ -21,6 +21,7 @@ from . import gains as gains_module
 from . import latency as latency_module
 from . import summary as summary_module
 from .collect import EncoderResults, collect, default_baseline, find_baseline
+from .detectable import detectable_difference
 from .gains import Gain, from_comparison, gain
 from .latency import machine, measure_latencies
 from .markdown import report_markdown
@@ -101,7 +102,7 @@ def _policy_section(policy: PolicyStatistics) -> dict[str, Any]:
             "improvement_probability": item.improvement,
             "paired": item.paired,
             "standard_error": item.standard_error,
-            "minimum_detectable_difference": minimum_detectable_difference(item.standard_error),
+            "minimum_detectable_difference": detectable_difference(item.standard_error),
         }
 
     return {
@@ -117,7 +118,7 @@ def _policy_section(policy: PolicyStatistics) -> dict[str, Any]:
                     "tasks": summary.tasks,
                     "standard_error": summary.standard_error,
                     # One evaluation alone: the MDE against an encoder of the same variance, unpaired.
-                    "unpaired_minimum_detectable_difference": minimum_detectable_difference(
+                    "unpaired_minimum_detectable_difference": detectable_difference(
                         math.sqrt(2) * summary.standard_error
                     ),
                 }
@@ -223,7 +224,8 @@ def build_report(
         },
     }
     if latency:
-        specs = {encoder.label: encoder.encoder.get("spec") or "" for encoder in encoders}
+        # Calibration rows read the simulator, not an image: there is no forward pass to time.
+        specs = {encoder.label: encoder.encoder.get("spec") or "" for encoder in encoders if not encoder.role}
         records, note = measure_latencies(specs, device=device, runs=latency_runs)
         report |= {"latency": records, "latency_note": note, "latency_runs": latency_runs, "machine": machine()}
     out_dir = Path(out_dir)

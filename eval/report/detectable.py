@@ -5,7 +5,9 @@ replicates of the difference in mean success (:mod:`dynaflip.eval.stats.power`).
 baseline, SE is that of their paired difference (on the shared (task, BC seed, episode) keys); for the
 calibration runs, that of ceiling minus floor; when there is nothing to compare, sqrt(2) x the SE of each
 evaluation's mean (another encoder of the same variance, unpaired: an upper bound for a paired design).
-The command is ``python -m dynaflip.eval.report.power`` (:mod:`.power`).
+The command is ``python -m dynaflip.eval.report.power`` (:mod:`.power`). Where every resample gives the same
+difference (e.g. both encoders fail every episode of a split) SE is 0 and the design's power cannot be sized
+from these outcomes: the MDE is then None, shown as 'n/a (no variation)', never as 0.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ class PowerRow:
     pairing: str  # paired | unpaired | "unpaired, sqrt(2) x SE of one evaluation"
     n: str
     standard_error: float  # in success-rate units
-    mde: float
+    mde: float | None  # None: no variation in the outcomes, the MDE cannot be sized
+
+
+def detectable_difference(standard_error: float) -> float | None:
+    """The MDE of a design with this SE, or None where SE is 0 (no variation: it cannot be sized)."""
+    return minimum_detectable_difference(standard_error) if standard_error > 0 else None
 
 
 def power_rows(policy: PolicyStatistics, *, splits: tuple[str, ...] | None = None) -> list[PowerRow]:
@@ -43,7 +50,7 @@ def power_rows(policy: PolicyStatistics, *, splits: tuple[str, ...] | None = Non
                 se = item.standard_error
                 pairing = "paired" if item.paired else "unpaired"
                 n = describe_n(item.difference.n)
-                rows.append(PowerRow(name, split, pairing, n, se, minimum_detectable_difference(se)))
+                rows.append(PowerRow(name, split, pairing, n, se, detectable_difference(se)))
     if rows:
         return rows
     for label, by_split in policy.summaries.items():
@@ -52,14 +59,15 @@ def power_rows(policy: PolicyStatistics, *, splits: tuple[str, ...] | None = Non
                 se = math.sqrt(2) * summary.standard_error
                 pairing = "unpaired, sqrt(2) x SE of one evaluation"
                 n = describe_n(summary.mean.n)
-                rows.append(PowerRow(f"{label} (alone)", split, pairing, n, se, minimum_detectable_difference(se)))
+                rows.append(PowerRow(f"{label} (alone)", split, pairing, n, se, detectable_difference(se)))
     return rows
 
 
 def power_table(rows: list[PowerRow]) -> list[str]:
     lines = ["| comparison | split | n | difference | SE (points) | MDE (points) |", "|---|---|---|---|---|---|"]
     lines += [
-        f"| {r.comparison} | {r.split} | {r.n} | {r.pairing} | {100 * r.standard_error:.1f} | {100 * r.mde:.1f} |"
+        f"| {r.comparison} | {r.split} | {r.n} | {r.pairing} | {100 * r.standard_error:.1f} | "
+        f"{'n/a (no variation)' if r.mde is None else f'{100 * r.mde:.1f}'} |"
         for r in rows
     ]
     return lines

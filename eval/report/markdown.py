@@ -215,6 +215,16 @@ def _intro(report: dict[str, Any], policy: PolicyStatistics | None) -> list[str]
     return out
 
 
+def _shift_coverage(splits: list[str]) -> str:
+    """Which of the simulator's visual shifts this table evaluated and which it skipped, said plainly."""
+    from dynaflip.sim.shifts import SHIFTS  # names only: no simulator is imported
+
+    evaluated = [split for split in splits if split in SHIFTS]
+    skipped = [name for name in SHIFTS if name not in evaluated]
+    listed = ", ".join(evaluated) or "none (in distribution only)"
+    return f"Policy shifts evaluated: {listed}; not evaluated in this run: {', '.join(skipped) or 'none'}."
+
+
 def report_markdown(
     report: dict[str, Any], tables: list[MetricTable], gains: dict, *, policy: PolicyStatistics | None = None
 ) -> str:
@@ -231,6 +241,8 @@ def report_markdown(
         if missing:
             out += ["Without an interval: " + "; ".join(missing) + ".", ""]
         key = f"{table.kind}/{table.metric}"
+        if table.kind == "policy":
+            out += [_shift_coverage(table.splits), ""]
         if (table.kind, table.metric) == ("policy", "success") and policy is not None:
             out += _policy_sections(policy)
         if gains.get(key):

@@ -215,5 +215,6 @@ def plan_fingerprint(clips: list[ClipSpec], config_data: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps(config_data, sort_keys=True, default=str).encode())
     for clip in clips:
-        digest.update(f"{clip.clip_id}\0{clip.video_path}\n".encode())
+        # Resolved: the same folder given as a relative or an absolute path is the same plan.
+        digest.update(f"{clip.clip_id}\0{Path(clip.video_path).resolve()}\n".encode())
     return digest.hexdigest()[:16]

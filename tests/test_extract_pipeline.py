@@ -3,6 +3,7 @@ ground truth, skips of corrupt input, resume after a kill, and worker-count inde
 videos whose frames carry their number: AV1, variable frame rate, edit lists, changed inputs, bad inputs."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -200,6 +201,19 @@ def test_a_different_config_in_the_same_folder_is_refused(box_videos, tmp_path, 
     assert main(["folder", *args]) == 0
     assert main(["folder", *args, "sampling.references_per_clip=3"]) == 2
     assert "holds an extraction of other clips or settings" in capsys.readouterr().err
+
+
+def test_the_same_folders_given_as_relative_paths_resume_the_same_plan(box_videos, tmp_path, monkeypatch, capsys):
+    videos, _ = box_videos
+    settings = ["--no-progress", "--limit", "1", *GT_SETTINGS]
+    assert main(["folder", str(videos), "--out", str(tmp_path / "out"), *settings]) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    capsys.readouterr()
+    monkeypatch.chdir(videos.parent)  # the same videos and output folder, now spelt relative to the cwd
+    relative_out = os.path.relpath(tmp_path / "out", videos.parent)
+    assert main(["folder", videos.name, "--out", relative_out, *settings]) == 0, capsys.readouterr().err
+    again = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert again["fingerprint"] == manifest["fingerprint"] and again["num_samples"] == manifest["num_samples"]
 
 
 def test_depth_none_is_refused_unless_2_5d_is_allowed(box_videos, tmp_path, capsys):

@@ -2,6 +2,7 @@
 publishing trained runs as registry entries whose weights ship with the package."""
 
 import json
+import os
 import sys
 
 import pytest
@@ -47,10 +48,24 @@ def test_bad_pipeline_configs_name_the_key(data, message):
         from_dict(PipelineConfig, data)
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "demo-ci.yaml", "paper.yaml", "study/cpu.yaml", "study/ci.yaml"])
+RECIPES = ["demo.yaml", "demo-ci.yaml", "paper.yaml", "study/cpu.yaml", "study/ci.yaml", "study/gpu.yaml"]
+
+
+@pytest.mark.parametrize("name", RECIPES)
 def test_shipped_pipeline_recipes_parse(name):
     config = load_config(PipelineConfig, files=[REPO / "configs" / name])
     assert config.run_names() and (REPO / config.train.recipe).is_file() and (REPO / config.policy.config).is_file()
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "paper.yaml", "study/cpu.yaml", "study/gpu.yaml"])
+def test_recipes_pre_train_on_tasks_they_do_not_evaluate(name):
+    from dynaflip.eval.policy.config import PolicyConfig
+
+    config = load_config(PipelineConfig, files=[REPO / "configs" / name])
+    policy = load_config(PolicyConfig, files=[REPO / config.policy.config], overrides=config.policy.overrides)
+    evaluated = set(policy.tasks) | set(config.probe.tasks)
+    assert config.probe.tasks and not set(config.data.tasks) & evaluated  # transfer, as in the paper
+    assert set(config.policy.calibration) == {"oracle:state", "blind"}  # every table shows ceiling and floor
 
 
 def test_a_finished_step_is_skipped_on_a_rerun_and_timed_once(tmp_path, capsys):
@@ -66,6 +81,31 @@ def test_a_finished_step_is_skipped_on_a_rerun_and_timed_once(tmp_path, capsys):
     assert timing["software"]["torch"].startswith(torch.__version__.split("+")[0]) and "commit" in timing
     changed = StepRunner(out_dir=tmp_path, cwd=tmp_path, total=1)
     assert changed.run("write", "write a file", [*command[:-1], command[-1] + " or 1"], outputs=[marker])
+
+
+BURN_IN_A_FORKSERVER_WORKER = """
+import multiprocessing, time
+
+def burn(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+if __name__ == "__main__":
+    worker = multiprocessing.get_context("forkserver").Process(target=burn, args=(1.5,))
+    worker.start()
+    worker.join()
+"""
+
+
+def test_step_cpu_time_counts_workers_of_a_forkserver(tmp_path):
+    # The forkserver is never waited for, so RUSAGE_CHILDREN alone misses its workers' 1.5 CPU-seconds.
+    script = tmp_path / "burn.py"
+    script.write_text(BURN_IN_A_FORKSERVER_WORKER)
+    runner = StepRunner(out_dir=tmp_path, cwd=tmp_path, total=1)
+    assert runner.run("burn", "burn CPU in a worker", [sys.executable, str(script)])
+    timing = json.loads((tmp_path / "timing.json").read_text())["steps"]["burn"]
+    assert 1.4 <= timing["cpu_seconds"] <= timing["wall_seconds"] * (os.cpu_count() or 1) + 0.5
 
 
 def _published_run(tmp_path):

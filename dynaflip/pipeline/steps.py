@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import resource
 import shlex
 import subprocess
 import time
@@ -22,6 +21,8 @@ from typing import Any
 
 from dynaflip.io import atomic_write_json
 
+from .cpu_meter import ProcessTreeCpu, children_rusage_seconds
+
 STAMPS = ".steps"
 TIMING_FILE = "timing.json"
 VERSIONED = ("torch", "torchvision", "timm", "mujoco", "metaworld", "numpy", "accelerate", "deepspeed", "webdataset")
@@ -29,11 +30,6 @@ VERSIONED = ("torch", "torchvision", "timm", "mujoco", "metaworld", "numpy", "ac
 
 class StepFailed(RuntimeError):
     """A step's command exited non-zero; the message names the step and the exit code."""
-
-
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def software_versions() -> dict[str, str]:
@@ -86,11 +82,17 @@ class StepRunner:
                 print(f"\n{prefix} {title}: done earlier, skipped (delete {stamp} to redo)", flush=True)
                 return False
         print(f"\n{prefix} {title}\n$ {shlex.join(command)}", flush=True)
-        started, cpu_before = time.perf_counter(), _children_cpu_seconds()
-        result = subprocess.run(command, cwd=self.cwd)
-        wall, cpu = time.perf_counter() - started, _children_cpu_seconds() - cpu_before
-        if result.returncode != 0:
-            raise StepFailed(f"step {self.index} ({title}) failed with exit code {result.returncode}")
+        started, cpu_before = time.perf_counter(), children_rusage_seconds()
+        with subprocess.Popen(command, cwd=self.cwd) as process:
+            meter = ProcessTreeCpu(process.pid)
+            try:
+                returncode = process.wait()
+            finally:
+                polled = meter.stop()
+        wall = time.perf_counter() - started
+        cpu = max(children_rusage_seconds() - cpu_before, polled)
+        if returncode != 0:
+            raise StepFailed(f"step {self.index} ({title}) failed with exit code {returncode}")
         print(f"{prefix} done in {wall:.0f} s ({cpu / 3600:.2f} CPU-hours)", flush=True)
         entry = {"title": title, "command": shlex.join(command), "wall_seconds": round(wall, 1),
                  "cpu_seconds": round(cpu, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip

@@ -89,3 +89,25 @@ def test_published_entries_load_offline_with_the_exported_features(study, monkey
         images = torch.nn.functional.interpolate(fixed_images(), size=entry.input_size)
         with torch.no_grad():
             assert torch.equal(shipped(images), exported(images))
+
+
+def test_results_document_is_assembled_from_what_the_run_recorded(study, tmp_path):
+    from dynaflip.pipeline.results_doc import main as results_doc_main
+
+    conclusion = tmp_path / "conclusion.md"
+    conclusion.write_text("At this size the numbers support no difference between the arms.")
+    doc = tmp_path / "docs" / "study-ci.md"
+    command = "dynaflip-study --config configs/study/ci.yaml"
+    assert results_doc_main([str(study), "--doc", str(doc), "--conclusion", str(conclusion), "--command", command]) == 0
+    text = doc.read_text()
+    assert "support no difference" in text and f"`{command}`" in text
+    for run in RUNS:
+        assert f"| {run} |" in text  # the headline row of every pre-trained encoder
+    assert "oracle (state) (ceiling)" in text and "| image-only | `objective.modalities=[image]`" in text
+    timing = json.loads((study / "timing.json").read_text())
+    total = sum(step["wall_seconds"] for step in timing["steps"].values()) / 60
+    assert f"| **total** | **{total:.1f}** |" in text and timing["commit"] in text
+    for name in ("report.md", "report.json", "id_vs_ood.png", "loss_curves.png"):
+        assert (doc.parent / "study-ci" / name).read_bytes() == (study / "report" / name).read_bytes()
+    conclusion.write_text("  \n")  # a document without a conclusion is refused
+    assert results_doc_main([str(study), "--doc", str(doc), "--conclusion", str(conclusion)]) == 2

@@ -1,0 +1,161 @@
+"""Write a finished pipeline run up as a results document: design, headline, the full report, compute, software.
+
+    python -m dynaflip.pipeline.results_doc outputs/study-cpu --doc docs/results/study-cpu.md \\
+        --conclusion conclusion.md --command "dynaflip-study"
+
+The document is assembled from what the run recorded, never retyped: the design from
+``pipeline-config.yaml``, the headline from ``report/report.json``, every table from ``report/report.md``
+(copied, with ``report.json`` and the figures, into ``docs/results/<name>/``), and the wall time and CPU-hours
+of each step, the software versions and the commit from ``timing.json``. Only the conclusion is written by a
+person (``--conclusion``, required): it must say what the numbers support, whatever their sign.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dynaflip.io import atomic_write_text
+
+from .evidence import headline_table
+
+COPIED = ("report.md", "report.json", "id_vs_ood.png", "ood_gain.png", "loss_curves.png")
+
+
+def _design(config: dict[str, Any]) -> list[str]:
+    data, train, probe, policy = config["data"], config["train"], config["probe"], config["policy"]
+    out = [
+        "## Design",
+        "",
+        f"- **Pre-training data**: {data['episodes_per_task']} scripted-expert episodes of each of "
+        f"{len(data['tasks'])} Meta-World v3 tasks, rendered at {data['image_size']} px and extracted by "
+        f"`dynaflip-extract metaworld` ({', '.join(data['extract_overrides']) or 'default settings'}): "
+        f"{', '.join(data['tasks'])}.",
+        f"- **Training**: `{train['recipe']}`, {train['steps']} optimizer steps"
+        + (f", with {', '.join(f'`{o}`' for o in train['overrides'])}" if train["overrides"] else "")
+        + ", the same for every arm.",
+        f"- **Evaluation tasks** (held out from pre-training): probes on {', '.join(probe['tasks'])} "
+        f"({probe['episodes_per_task']} episodes per task, {probe['test_episodes']} of them test, "
+        f"{probe['frames_per_episode']} frames each, {probe['seeds']} probe seeds); the policy suite "
+        f"`{policy['config']}`"
+        + (f" with {', '.join(f'`{o}`' for o in policy['overrides'])}" if policy["overrides"] else "")
+        + ".",
+        f"- **Calibration rows**: {', '.join(f'`{spec}`' for spec in policy['calibration']) or 'none'}; "
+        f"random-weights floor `{config['random_encoder']}`; baseline for gains: `{config['baseline']}`.",
+        "",
+        "| arm | overrides of the shared recipe | pre-training seeds |",
+        "|---|---|---|",
+    ]
+    for arm in config["arms"]:
+        overrides = ", ".join(f"`{o}`" for o in arm.get("overrides", [])) or "(the full objective)"
+        out.append(f"| {arm['name']} | {overrides} | {', '.join(str(s) for s in arm.get('seeds', [0]))} |")
+    return [*out, ""]
+
+
+def _compute(timing: dict[str, Any]) -> list[str]:
+    steps = timing.get("steps", {})
+    out = [
+        "## Compute",
+        "",
+        "Each step as the run recorded it in `timing.json` (the attempt that completed it; CPU time is user + "
+        "system of the step's whole process tree).",
+        "",
+        "| step | wall (min) | CPU-hours |",
+        "|---|---|---|",
+    ]
+    for step in steps.values():
+        out.append(f"| {step['title']} | {step['wall_seconds'] / 60:.1f} | {step['cpu_seconds'] / 3600:.2f} |")
+    wall = sum(step["wall_seconds"] for step in steps.values())
+    cpu = sum(step["cpu_seconds"] for step in steps.values())
+    out += [f"| **total** | **{wall / 60:.1f}** | **{cpu / 3600:.2f}** |", ""]
+    return out
+
+
+def _software(timing: dict[str, Any]) -> list[str]:
+    versions = ", ".join(f"{name} {version}" for name, version in timing.get("software", {}).items())
+    return ["## Software", "", f"Commit `{timing.get('commit') or 'unknown'}`; {versions or 'versions unknown'}.", ""]
+
+
+def results_markdown(out_dir: Path, *, name: str, command: str, conclusion: str) -> str:
+    """The document's text; figures and the full report are linked under ``<name>/``."""
+    config = yaml.safe_load((out_dir / "pipeline-config.yaml").read_text())
+    report = json.loads((out_dir / "report" / "report.json").read_text())
+    timing_path = out_dir / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+    lines = [
+        f"# Results: {name}",
+        "",
+        "Does DynaFLIP's objective give features that transfer better than its ablations and baselines, with the "
+        "backbone, data, steps, batch and augmentation held fixed?",
+        "",
+        f"Reproduce: `{command}` (resumable: rerun it to continue a killed run).",
+        "",
+        "## Conclusion",
+        "",
+        conclusion.strip(),
+        "",
+        "## Headline",
+        "",
+        "Mean [95 % interval]; policy success from a bootstrap over BC seeds and episodes (paired across "
+        "encoders), probe score the median over probes. The full tables, n, gains, the probability of "
+        f"improvement and the smallest detectable differences are in [the report]({name}/report.md).",
+        "",
+        headline_table(report),
+        "",
+        f"![ID vs OOD]({name}/id_vs_ood.png)",
+        "",
+        f"![OOD gain]({name}/ood_gain.png)",
+        "",
+        f"![Loss curves]({name}/loss_curves.png)",
+        "",
+        *_design(config),
+        *_compute(timing),
+        *_software(timing),
+    ]
+    return "\n".join(lines)
+
+
+def write_results_doc(out_dir: Path, doc: Path, *, command: str, conclusion: str) -> Path:
+    """Copy the report's files next to ``doc`` (``<doc stem>/``) and write ``doc``."""
+    if not conclusion.strip():
+        raise ValueError("conclusion: expected the text of what the numbers support, got an empty text")
+    for required in ("pipeline-config.yaml", "report/report.json", "report/report.md"):
+        if not (out_dir / required).is_file():
+            raise FileNotFoundError(f"{out_dir / required}: not found; is the run finished?")
+    assets = doc.parent / doc.stem
+    assets.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        source = out_dir / "report" / name
+        if source.is_file():
+            shutil.copyfile(source, assets / name)
+    atomic_write_text(doc, results_markdown(out_dir, name=doc.stem, command=command, conclusion=conclusion))
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dynaflip.pipeline.results_doc", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("run", help="the pipeline run's output folder (e.g. outputs/study-cpu)")
+    parser.add_argument("--doc", required=True, help="the markdown file to write (e.g. docs/results/study-cpu.md)")
+    parser.add_argument("--conclusion", required=True, help="a file with the conclusion, written by a person")
+    parser.add_argument("--command", default="dynaflip-study", help="the command that made the run")
+    args = parser.parse_args(argv)
+    try:
+        conclusion = Path(args.conclusion).read_text()
+        doc = write_results_doc(Path(args.run), Path(args.doc), command=args.command, conclusion=conclusion)
+    except (OSError, ValueError) as error:
+        print(f"results_doc: error: {error}", file=sys.stderr)
+        return 2
+    print(doc)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

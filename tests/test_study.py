@@ -4,6 +4,7 @@ published registry entries (checksum, offline load by name, features identical t
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,11 @@ def test_results_document_is_assembled_from_what_the_run_recorded(study, tmp_pat
     for run in RUNS:
         assert f"| {run} |" in text  # the headline row of every pre-trained encoder
     assert "oracle (state) (ceiling)" in text and "| image-only | `objective.modalities=[image]`" in text
+    # The noise yardstick: each two-seed arm's second seed against its first, with paired intervals.
+    for arm in ("dynaflip", "image-only"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {arm} | {arm}-s1 - {arm}-s0 |"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")[2:]]
+        assert len(cells) == 4 and all(re.fullmatch(r"[+-]\d+\.\d+ (\[.+\]|\(no interval\))", c) for c in cells), row
     timing = json.loads((study / "timing.json").read_text())
     total = sum(step["wall_seconds"] for step in timing["steps"].values()) / 60
     assert f"| **total** | **{total:.1f}** |" in text and timing["commit"] in text

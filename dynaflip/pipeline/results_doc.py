@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,59 @@ from dynaflip.io import atomic_write_text
 from .evidence import headline_table
 
 COPIED = ("report.md", "report.json", "id_vs_ood.png", "ood_gain.png", "loss_curves.png")
+GAP_COLUMNS = (("policy/success", "id", 100.0), ("policy/success", "ood mean", 100.0),
+               ("probe/score", "id", 1.0), ("probe/score", "ood mean", 1.0))  # fmt: skip
+
+
+def _gain_text(cell: dict[str, Any] | None, scale: float) -> str:
+    if not cell or cell.get("mean") is None:
+        return "-"
+    digits = 1 if scale == 100.0 else 2
+    text = f"{scale * cell['mean']:+.{digits}f}"
+    if cell.get("low") is None or cell.get("high") is None:
+        return f"{text} (no interval)"
+    return f"{text} [{scale * cell['low']:+.{digits}f}, {scale * cell['high']:+.{digits}f}]"
+
+
+def seed_gaps(out_dir: Path, config: dict[str, Any], *, resamples: int = 2000) -> list[str]:
+    """For every arm trained with several pre-training seeds: each later seed minus the first, with the report's
+    paired intervals (a second ``dynaflip-report`` over that arm's result folders). The yardstick for every
+    difference between arms: a gap between arms no larger than the gap between seeds of one arm is noise."""
+    rows = []
+    for arm in config["arms"]:
+        seeds = arm.get("seeds", [0])
+        if len(seeds) < 2:
+            continue
+        names = [f"{arm['name']}-s{seed}" for seed in seeds]
+        folders = [out_dir / "results" / kind / name for name in names for kind in ("policy", "probe")]
+        with tempfile.TemporaryDirectory() as scratch:
+            command = [sys.executable, "-m", "dynaflip.eval.report_cli",
+                       *(str(f) for f in folders if (f / "results.json").is_file()),
+                       "--out", scratch, "--baseline", names[0], "--resamples", str(resamples)]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise ValueError(f"dynaflip-report over the seeds of {arm['name']} failed: {last}")
+            gains = json.loads((Path(scratch) / "report.json").read_text())["gains"]
+        for name in names[1:]:
+            cells = [
+                _gain_text(gains.get(key, {}).get(name, {}).get(split), scale) for key, split, scale in GAP_COLUMNS
+            ]
+            rows.append(f"| {arm['name']} | {name} - {names[0]} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        "## Pre-training seed gap (the noise yardstick)",
+        "",
+        "The same arm trained again with another seed, everything else equal: mean difference [95 % paired "
+        "interval]. A difference between arms within this gap is not evidence for either.",
+        "",
+        "| arm | seeds | policy success ID (points) | policy success OOD mean (points) | probe score ID | "
+        "probe score OOD mean |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def _design(config: dict[str, Any]) -> list[str]:
@@ -108,6 +163,7 @@ def results_markdown(out_dir: Path, *, name: str, command: str, conclusion: str)
         "",
         headline_table(report),
         "",
+        *seed_gaps(out_dir, config),
         f"![ID vs OOD]({name}/id_vs_ood.png)",
         "",
         f"![OOD gain]({name}/ood_gain.png)",

@@ -45,7 +45,7 @@ def write_registry(path, *entries):
 def test_list_pretrained_lists_the_packaged_entries_with_their_status():
     listed = dynaflip.list_pretrained()
     assert listed["dynaflip-vitb14-dinov2@paper"] == "not yet trained"
-    assert listed["dynaflip-tiny-metaworld@cpu"] == "not yet published"
+    assert listed["dynaflip-tiny-metaworld@study-cpu"] == "available"
 
 
 def test_packaged_entries_document_the_normalisation_the_exporter_writes():
@@ -66,14 +66,15 @@ def test_unknown_names_suggest_the_closest_ones():
         dynaflip.load("dynaflip-vitb14-dinov2@v9")
 
 
-def test_entries_without_weights_say_so_and_what_to_do_instead():
+def test_entries_without_weights_say_so_and_what_to_do_instead(tmp_path):
     with pytest.raises(WeightsNotAvailableError) as error:
         dynaflip.load("dynaflip-vitb14-dinov2")
     message = str(error.value)
     assert "not yet trained" in message and "dynaflip-train --config configs/train/vitb14-dinov2.yaml" in message
     assert "export" in message
+    unpublished = write_registry(tmp_path / "registry.yaml", entry(status="not yet published"))
     with pytest.raises(WeightsNotAvailableError, match="not yet published"):
-        dynaflip.load("dynaflip-tiny-metaworld@cpu")
+        dynaflip.load("tiny-test@v1", registry=unpublished)
 
 
 @pytest.mark.parametrize(

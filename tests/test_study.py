@@ -69,6 +69,7 @@ def test_probes_policies_calibration_rows_report_and_timing(study):
     timing = json.loads((study / "timing.json").read_text())
     assert {f"train-{run}" for run in RUNS} <= set(timing["steps"]) and timing["software"]["mujoco"]
     assert all(step["cpu_seconds"] > 0 for step in timing["steps"].values())
+    assert {step["commit"] for step in timing["steps"].values()} == {timing["commit"]}  # each step's own commit
 
 
 def test_published_entries_load_offline_with_the_exported_features(study, monkeypatch):
@@ -85,6 +86,11 @@ def test_published_entries_load_offline_with_the_exported_features(study, monkey
         assert (entry.local_folder / "model.safetensors").stat().st_size < 20 * 2**20
         card = (entry.local_folder / "README.md").read_text()
         assert "Meta-World" in card and "not the paper's model" in card and "| encoder |" in card
+        # The publisher's description heads the card (a baseline is not called a DynaFLIP encoder), and no
+        # path of the machine that trained it is left in the card or the config.
+        assert ("image-only baseline" in card) == name.startswith("imageonly")
+        assert ("full DynaFLIP objective" in card) == name.startswith("dynaflip")
+        assert str(study) not in card + (entry.local_folder / "config.json").read_text()
         shipped, _ = dynaflip.load(name, registry=registry)
         exported, _ = dynaflip.load(study / "runs" / run / "export")
         images = torch.nn.functional.interpolate(fixed_images(), size=entry.input_size)

@@ -28,15 +28,19 @@ def model_card(config: dict[str, Any]) -> str:
         "---",
         f"# {name}",
         "",
-        "A DynaFLIP image encoder: pre-trained on image transitions, language and 3D flow so that its features "
+        # A publisher's description replaces the generic line: a baseline trained on images alone is not one.
+        config.get("description")
+        or "A DynaFLIP image encoder: pre-trained on image transitions, language and 3D flow so that its features "
         "carry how the scene changes under action (arXiv 2605.30350; reference implementation).",
         "",
         "## Use",
         "",
         "```python",
-        "import dynaflip",
+        "import dynaflip",  # laid out as `ruff format` leaves it: cards in the repository pass its check
+        "",
         f'encoder, preprocess = dynaflip.load("{config.get("load_name", "path/to/this/folder")}")',
-        f"features = encoder(preprocess(image))  # (B, {config.get('output_dim', 0)}) = {config.get('feature', '')}",
+        f"# (B, {config.get('output_dim', 0)}) = {config.get('feature', '')}",
+        "features = encoder(preprocess(image))",
         "```",
         "",
         "## Architecture and preprocessing",

@@ -56,8 +56,16 @@ def training_summary(out_dir: Path) -> str:
         f"Meta-World v3 tasks ({', '.join(data['tasks'])}), rendered at {data['image_size']} px; "
         f"{train['steps']} optimizer steps of `{train['recipe']}`"
         + (f"; {wall_hours:.2f} h wall, {cpu_hours:.2f} CPU-hours per run on a 2-core CPU" if trained else "")
-        + f" (commit {timing.get('commit') or 'unknown'})."
+        + f" ({_code_version(trained, timing)})."
     )
+
+
+def _code_version(trained: list[dict[str, Any]], timing: dict[str, Any]) -> str:
+    """The commit(s) the training steps ran at; runs recorded before steps kept their own commit say so."""
+    commits = sorted({step["commit"] or "unknown" for step in trained if "commit" in step})
+    if commits and len(commits) == sum("commit" in step for step in trained) == len(trained):
+        return ("commit " if len(commits) == 1 else "commits ") + ", ".join(commits)
+    return f"the run last resumed at commit {timing.get('commit') or 'unknown'}; training steps recorded no commit"
 
 
 def evidence_markdown(out_dir: Path) -> str:

@@ -80,7 +80,9 @@ def publish(out_dir: Path) -> list[dict[str, Any]]:
         extra = {"name": f"{item.name}@{item.tag}", "load_name": f"{item.name}@{item.tag}", "evaluation": evidence,
                  "description": item.notes}  # fmt: skip
         export_checkpoint(run, folder, extra=extra)
-        (folder / "config.json").write_text(_without_local_paths((folder / "config.json").read_text()))
+        (folder / "config.json").write_text(_without_local_paths((folder / "config.json").read_text(), out_dir))
+        card = folder / "README.md"
+        card.write_text(_relative_to_run(card.read_text(), out_dir))
         entries.append(registry_entry(item, folder, source_path=f"{WEIGHTS_DIR}/{folder.name}"))
     registry = {"format_version": 1, "encoders": entries}
     atomic_write_text(target / REGISTRY_FILE, yaml.safe_dump(registry, sort_keys=False, width=110))
@@ -88,11 +90,17 @@ def publish(out_dir: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _without_local_paths(config_text: str) -> str:
-    """Drop the checkpoint's absolute path (a detail of the machine that trained it) from config.json."""
+def _without_local_paths(config_text: str, out_dir: Path) -> str:
+    """Drop the checkpoint's absolute path (a detail of the machine that trained it) from config.json, and name
+    the training shards relative to the run's folder."""
     config = json.loads(config_text)
     config.get("training", {}).pop("checkpoint", None)
-    return json.dumps(config, indent=2) + "\n"
+    return _relative_to_run(json.dumps(config, indent=2) + "\n", out_dir)
+
+
+def _relative_to_run(text: str, out_dir: Path) -> str:
+    """``/abs/path/outputs/study-cpu/data/x`` -> ``study-cpu/data/x``: the run's name, not this machine's paths."""
+    return text.replace(f"{out_dir.resolve()}/", f"{out_dir.resolve().name}/")
 
 
 def install(out_dir: Path, *, registry_path: Path | None = None) -> list[str]:

@@ -134,7 +134,17 @@ def _compute(timing: dict[str, Any]) -> list[str]:
 
 def _software(timing: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in timing.get("software", {}).items())
-    return ["## Software", "", f"Commit `{timing.get('commit') or 'unknown'}`; {versions or 'versions unknown'}.", ""]
+    commit = timing.get("commit") or "unknown"
+    lines = ["## Software", "", f"Commit `{commit}` (the run's latest start); {versions or 'versions unknown'}."]
+    steps = timing.get("steps", {}).values()
+    # A resumed run's steps may have run at older commits: each step records its own since they could.
+    others = sorted({step["commit"] or "unknown" for step in steps if "commit" in step} - {commit})
+    unrecorded = [step["title"] for step in steps if "commit" not in step]
+    if others:
+        lines.append("Steps run at other commits: " + ", ".join(f"`{other}`" for other in others) + ".")
+    if unrecorded:
+        lines.append(f"{len(unrecorded)} of {len(steps)} steps finished before steps recorded their commit.")
+    return [*lines, ""]
 
 
 def results_markdown(out_dir: Path, *, name: str, command: str, conclusion: str) -> str:

@@ -95,7 +95,8 @@ class StepRunner:
             raise StepFailed(f"step {self.index} ({title}) failed with exit code {returncode}")
         print(f"{prefix} done in {wall:.0f} s ({cpu / 3600:.2f} CPU-hours)", flush=True)
         entry = {"title": title, "command": shlex.join(command), "wall_seconds": round(wall, 1),
-                 "cpu_seconds": round(cpu, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
+                 "cpu_seconds": round(cpu, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                 "commit": self.header["commit"]}  # fmt: skip  # a resumed run's steps may span commits
         self.steps[name] = entry
         atomic_write_json(self.timing_path, {**self.header, "steps": self.steps})
         if outputs:

@@ -98,8 +98,10 @@ def test_published_entries_load_offline_with_the_exported_features(study, monkey
             assert torch.equal(shipped(images), exported(images))
 
 
-def test_results_document_is_assembled_from_what_the_run_recorded(study, tmp_path):
+def test_results_document_is_assembled_from_what_the_run_recorded(study, tmp_path, monkeypatch):
     from dynaflip.pipeline.results_doc import main as results_doc_main
+
+    monkeypatch.chdir(REPO)  # the document names commands relative to the checkout it is written from
 
     conclusion = tmp_path / "conclusion.md"
     conclusion.write_text("At this size the numbers support no difference between the arms.")
@@ -119,6 +121,9 @@ def test_results_document_is_assembled_from_what_the_run_recorded(study, tmp_pat
     timing = json.loads((study / "timing.json").read_text())
     total = sum(step["wall_seconds"] for step in timing["steps"].values()) / 60
     assert f"| **total** | **{total:.1f}** |" in text and timing["commit"] in text
+    # Each step's exact command, runnable from a clone's root (no path of this checkout left in it).
+    train_command = timing["steps"]["train-dynaflip-s0"]["command"].replace(f"{REPO}/", "")
+    assert train_command in text and "-m dynaflip.train.cli --config configs/train/tiny-cpu.yaml" in train_command
     for name in ("report.md", "report.json", "id_vs_ood.png", "loss_curves.png"):
         assert (doc.parent / "study-ci" / name).read_bytes() == (study / "report" / name).read_bytes()
     conclusion.write_text("  \n")  # a document without a conclusion is refused

@@ -132,6 +132,19 @@ def _compute(timing: dict[str, Any]) -> list[str]:
     return out
 
 
+def _commands(timing: dict[str, Any]) -> list[str]:
+    """Every step's exact command as the run recorded it, with this checkout's path left out (run them from a
+    clone's root)."""
+    steps = timing.get("steps", {})
+    if not steps:
+        return []
+    root = f"{Path.cwd().resolve()}/"
+    out = ["## Commands", "", "Each step's exact command, from `timing.json`, run from the repository's root:", "",
+           "<details><summary>" + f"{len(steps)} commands" + "</summary>", "", "```bash"]  # fmt: skip
+    out += [step["command"].replace(root, "") for step in steps.values() if step.get("command")]
+    return [*out, "```", "", "</details>", ""]
+
+
 def _software(timing: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in timing.get("software", {}).items())
     commit = timing.get("commit") or "unknown"
@@ -182,6 +195,7 @@ def results_markdown(out_dir: Path, *, name: str, command: str, conclusion: str)
         "",
         *_design(config),
         *_compute(timing),
+        *_commands(timing),
         *_software(timing),
     ]
     return "\n".join(lines)

@@ -126,5 +126,11 @@ def test_results_document_is_assembled_from_what_the_run_recorded(study, tmp_pat
     assert train_command in text and "-m dynaflip.train.cli --config configs/train/tiny-cpu.yaml" in train_command
     for name in ("report.md", "report.json", "id_vs_ood.png", "loss_curves.png"):
         assert (doc.parent / "study-ci" / name).read_bytes() == (study / "report" / name).read_bytes()
+    # Written from the folder that holds the run, the copied report names it relative to that folder.
+    monkeypatch.chdir(study.parent)
+    assert results_doc_main([str(study), "--doc", str(doc), "--conclusion", str(conclusion)]) == 0
+    copied = (doc.parent / "study-ci" / "report.md").read_text()
+    assert str(study.parent) not in copied and f"`{study.name}/runs/dynaflip-s0/export`" in copied
+    json.loads((doc.parent / "study-ci" / "report.json").read_text())
     conclusion.write_text("  \n")  # a document without a conclusion is refused
     assert results_doc_main([str(study), "--doc", str(doc), "--conclusion", str(conclusion)]) == 2

@@ -202,7 +202,8 @@ def results_markdown(out_dir: Path, *, name: str, command: str, conclusion: str)
 
 
 def write_results_doc(out_dir: Path, doc: Path, *, command: str, conclusion: str) -> Path:
-    """Copy the report's files next to ``doc`` (``<doc stem>/``) and write ``doc``."""
+    """Copy the report's files next to ``doc`` (``<doc stem>/``; paths inside the checkout made relative to it)
+    and write ``doc``."""
     if not conclusion.strip():
         raise ValueError("conclusion: expected the text of what the numbers support, got an empty text")
     for required in ("pipeline-config.yaml", "report/report.json", "report/report.md"):
@@ -210,9 +211,13 @@ def write_results_doc(out_dir: Path, doc: Path, *, command: str, conclusion: str
             raise FileNotFoundError(f"{out_dir / required}: not found; is the run finished?")
     assets = doc.parent / doc.stem
     assets.mkdir(parents=True, exist_ok=True)
+    root = f"{Path.cwd().resolve()}/"
     for name in COPIED:
         source = out_dir / "report" / name
-        if source.is_file():
+        if source.is_file() and source.suffix in (".md", ".json"):
+            # Paths relative to the checkout (outputs/study-cpu/...), as the commands are: no machine's paths.
+            atomic_write_text(assets / name, source.read_text().replace(root, ""))
+        elif source.is_file():
             shutil.copyfile(source, assets / name)
     atomic_write_text(doc, results_markdown(out_dir, name=doc.stem, command=command, conclusion=conclusion))
     return doc

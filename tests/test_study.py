@@ -91,6 +91,8 @@ def test_published_entries_load_offline_with_the_exported_features(study, monkey
         assert ("image-only baseline" in card) == name.startswith("imageonly")
         assert ("full DynaFLIP objective" in card) == name.startswith("dynaflip")
         assert str(study) not in card + (entry.local_folder / "config.json").read_text()
+        commit = json.loads((study / "timing.json").read_text())["commit"]
+        assert f"(commit {commit})" in card  # every training step recorded the commit it ran at
         shipped, _ = dynaflip.load(name, registry=registry)
         exported, _ = dynaflip.load(study / "runs" / run / "export")
         images = torch.nn.functional.interpolate(fixed_images(), size=entry.input_size)

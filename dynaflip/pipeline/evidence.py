@@ -62,8 +62,8 @@ def training_summary(out_dir: Path) -> str:
 
 def _code_version(trained: list[dict[str, Any]], timing: dict[str, Any]) -> str:
     """The commit(s) the training steps ran at; runs recorded before steps kept their own commit say so."""
-    commits = sorted({step["commit"] or "unknown" for step in trained if "commit" in step})
-    if commits and len(commits) == sum("commit" in step for step in trained) == len(trained):
+    if trained and all("commit" in step for step in trained):
+        commits = sorted({step["commit"] or "unknown" for step in trained})
         return ("commit " if len(commits) == 1 else "commits ") + ", ".join(commits)
     return f"the run last resumed at commit {timing.get('commit') or 'unknown'}; training steps recorded no commit"
 

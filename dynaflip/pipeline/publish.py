@@ -113,9 +113,13 @@ def install(out_dir: Path, *, registry_path: Path | None = None) -> list[str]:
         full_name = f"{entry['name']}@{entry['tag']}"
         source = out_dir / PUBLISH_DIR / entry["sources"]["path"]
         destination = registry_path.parent / entry["sources"]["path"]
+        # Copied beside, then swapped in: an interrupted install never leaves a listed encoder half-copied.
+        staging = destination.with_name(destination.name + ".installing")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
         if destination.exists():
             shutil.rmtree(destination)
-        shutil.copytree(source, destination)
+        staging.rename(destination)
         block = yaml.safe_dump([entry], sort_keys=False, width=110)
         block = "\n".join("  " + line if line else line for line in block.splitlines())
         start, end = re.escape(_marker(full_name)), re.escape(_marker(full_name, end=True))

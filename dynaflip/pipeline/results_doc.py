@@ -132,16 +132,20 @@ def _compute(timing: dict[str, Any]) -> list[str]:
     return out
 
 
+def _checkout_relative(text: str) -> str:
+    """Paths inside this checkout written relative to it (``outputs/study-cpu/...``): no machine's paths."""
+    return text.replace(f"{Path.cwd().resolve()}/", "")
+
+
 def _commands(timing: dict[str, Any]) -> list[str]:
     """Every step's exact command as the run recorded it, with this checkout's path left out (run them from a
     clone's root)."""
     steps = timing.get("steps", {})
     if not steps:
         return []
-    root = f"{Path.cwd().resolve()}/"
     out = ["## Commands", "", "Each step's exact command, from `timing.json`, run from the repository's root:", "",
            "<details><summary>" + f"{len(steps)} commands" + "</summary>", "", "```bash"]  # fmt: skip
-    out += [step["command"].replace(root, "") for step in steps.values() if step.get("command")]
+    out += [_checkout_relative(step["command"]) for step in steps.values() if step.get("command")]
     return [*out, "```", "", "</details>", ""]
 
 
@@ -211,12 +215,10 @@ def write_results_doc(out_dir: Path, doc: Path, *, command: str, conclusion: str
             raise FileNotFoundError(f"{out_dir / required}: not found; is the run finished?")
     assets = doc.parent / doc.stem
     assets.mkdir(parents=True, exist_ok=True)
-    root = f"{Path.cwd().resolve()}/"
     for name in COPIED:
         source = out_dir / "report" / name
         if source.is_file() and source.suffix in (".md", ".json"):
-            # Paths relative to the checkout (outputs/study-cpu/...), as the commands are: no machine's paths.
-            atomic_write_text(assets / name, source.read_text().replace(root, ""))
+            atomic_write_text(assets / name, _checkout_relative(source.read_text()))
         elif source.is_file():
             shutil.copyfile(source, assets / name)
     atomic_write_text(doc, results_markdown(out_dir, name=doc.stem, command=command, conclusion=conclusion))

@@ -18,11 +18,13 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from dynaflip.errors import DynaflipError
+
 T = TypeVar("T")
 BASE_KEY = "_base_"
 
 
-class ConfigError(ValueError):
+class ConfigError(DynaflipError, ValueError):
     """A config file, key or value is wrong; the message names it."""
 
 

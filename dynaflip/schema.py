@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
+
 SCHEMA_VERSION = 1
 FRAMES_PER_SAMPLE = 5  # R3M-style: reference, three from the middle, I_{t+H}
 DEFAULT_GRID_SIZE = 20
@@ -49,7 +51,7 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
 IMAGE_FORMATS = ("jpg", "png")
 
 
-class SchemaError(ValueError):
+class SchemaError(DynaflipError, ValueError):
     """A sample does not follow the triplet schema; the message names the field and what was expected."""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dynaflip.errors import DynaflipError
 from dynaflip.models.image_encoder import ImageEncoder, ImageEncoderConfig
 from dynaflip.models.preprocess import Preprocess
 
@@ -35,7 +36,7 @@ from dynaflip.models.preprocess import Preprocess
 CALIBRATION_SPECS = ("oracle:state", "blind")
 
 
-class EncoderSpecError(ValueError):
+class EncoderSpecError(DynaflipError, ValueError):
     """The encoder spec cannot be resolved; the message says what was expected."""
 
 

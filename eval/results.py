@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dynaflip import __version__
+from dynaflip.errors import DynaflipError
 from dynaflip.io import atomic_write_json
 
 from .encoders import EvalEncoder
@@ -125,7 +126,7 @@ def write_results(
     return path
 
 
-class ResultFileError(ValueError):
+class ResultFileError(DynaflipError, ValueError):
     """A result file does not have the expected fields; the message names the file and field."""
 
 

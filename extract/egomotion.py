@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dynaflip.errors import DynaflipError
 from dynaflip.geometry import (
     bilinear_depth,
     invert_transform,
@@ -38,7 +39,7 @@ EGO_MOTION_MODES = ("auto", "estimate", "recorded", "disabled")
 RECORDED, PNP, HOMOGRAPHY, NONE = "recorded-poses", "pnp-ransac", "homography-ransac", "none"
 
 
-class EgoMotionFailed(RuntimeError):
+class EgoMotionFailed(DynaflipError, RuntimeError):
     """Too few tracked points agree on one camera motion at some step; the message says which and how many."""
 
 

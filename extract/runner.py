@@ -24,6 +24,7 @@ from typing import Any
 from tqdm import tqdm
 
 from dynaflip.config import to_dict
+from dynaflip.errors import DynaflipError
 from dynaflip.io import atomic_write_json
 
 from .clip_processor import EXTRACTOR_NAME, ClipProcessor
@@ -45,7 +46,7 @@ from .shards import (
 from .tracking import create_tracker
 
 
-class PlanMismatch(RuntimeError):
+class PlanMismatch(DynaflipError, RuntimeError):
     """The output folder was made from other clips or settings."""
 
 

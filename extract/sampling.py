@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
 from dynaflip.schema import FRAMES_PER_SAMPLE
 
 from .config import SamplingConfig
@@ -26,7 +27,7 @@ from .config import SamplingConfig
 TRACK_GAP_SHARE = 0.75
 
 
-class ClipTooShort(ValueError):
+class ClipTooShort(DynaflipError, ValueError):
     """The clip has too few frames for the requested flow steps and stored frames."""
 
 

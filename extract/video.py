@@ -25,6 +25,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
+
 # swscale's bilinear filter widens with the scale factor when downscaling, so it anti-aliases like an area
 # filter; it was the faster of bilinear/area for 480p -> 224 px here.
 INTERPOLATION = "BILINEAR"
@@ -33,7 +35,7 @@ VFR_TOLERANCE = 0.1
 _INDEX_CACHE_SIZE = 8
 
 
-class VideoUnreadable(RuntimeError):
+class VideoUnreadable(DynaflipError, RuntimeError):
     """The video cannot be opened or decoded; the message is one line naming the file."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dynaflip.errors import DynaflipError
 
-class HubError(RuntimeError):
+
+class HubError(DynaflipError, RuntimeError):
     """Base class: an encoder could not be found, fetched, verified or published."""
 
 

@@ -19,6 +19,7 @@ import torch
 
 from dynaflip import __version__
 from dynaflip.config import from_dict
+from dynaflip.errors import DynaflipError
 from dynaflip.io import atomic_path, atomic_write_json
 from dynaflip.models.image_encoder import ImageEncoder, ImageEncoderConfig
 from dynaflip.models.preprocess import Preprocess
@@ -30,7 +31,7 @@ CONFIG_FILE = "config.json"
 FEATURE_DOC = "[CLS ; mean of patch tokens] of the final normalised tokens, 2 x embed_dim"
 
 
-class ExportFormatError(ValueError):
+class ExportFormatError(DynaflipError, ValueError):
     """An export folder or file does not follow the format; the message names the file and field."""
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dynaflip.errors import DynaflipError
+
 
 @dataclass
 class ImageEncoderConfig:
@@ -40,7 +42,7 @@ class ImageFeatures:
     patch_tokens: torch.Tensor  # (B, P, C)
 
 
-class PretrainedWeightsUnavailable(RuntimeError):
+class PretrainedWeightsUnavailable(DynaflipError, RuntimeError):
     """Pretrained weights were asked for but cannot be found locally (and no hub is reachable)."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dynaflip.errors import DynaflipError
 from dynaflip.io import atomic_write_json
 
 from .cpu_meter import ProcessTreeCpu, children_rusage_seconds
@@ -28,7 +29,7 @@ TIMING_FILE = "timing.json"
 VERSIONED = ("torch", "torchvision", "timm", "mujoco", "metaworld", "numpy", "accelerate", "deepspeed", "webdataset")
 
 
-class StepFailed(RuntimeError):
+class StepFailed(DynaflipError, RuntimeError):
     """A step's command exited non-zero; the message names the step and the exit code."""
 
 

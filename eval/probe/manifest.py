@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dynaflip.errors import DynaflipError
+
 FORMAT = "dynaflip-probe-data"
 FORMAT_VERSION = 1
 MANIFEST_FILE = "dataset.json"
@@ -19,7 +21,7 @@ BUILD_FILE = "build.json"  # the settings of a build in progress (what a resumed
 PARTS_DIR = "parts"  # one file per finished episode while a build runs
 
 
-class ProbeDataError(ValueError):
+class ProbeDataError(DynaflipError, ValueError):
     """A probe dataset folder is missing, incomplete or malformed; the message names the file and field."""
 
 

@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
+
 NESTED = "nested"
 CROSSED = "crossed"
 FIELDS = ("task", "split", "policy_seed", "episode_seed", "success")
 
 
-class DesignError(ValueError):
+class DesignError(DynaflipError, ValueError):
     """The records do not form a balanced (task x seed x episode) design in every split; the message says how."""
 
 

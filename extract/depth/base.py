@@ -7,6 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
+
 from ..clips import ClipSpec
 
 
@@ -38,5 +40,5 @@ class DepthBackend(Protocol):
         ...
 
 
-class DepthUnavailable(RuntimeError):
+class DepthUnavailable(DynaflipError, RuntimeError):
     """This clip has no usable depth from this backend (missing file, wrong shape, ...)."""

@@ -12,12 +12,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dynaflip.errors import DynaflipError
 from dynaflip.schema import EMBODIMENTS
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")  # [HH:]MM:SS[.fraction]
 
 
-class FieldError(ValueError):
+class FieldError(DynaflipError, ValueError):
     """One field of one record is wrong; the message names the field, what was expected and what it got."""
 
     def __init__(self, name: str, expected: str, got: Any) -> None:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dynaflip.errors import DynaflipError
+
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 
 
-class TableError(ValueError):
+class TableError(DynaflipError, ValueError):
     """The table as a whole cannot be read (missing, unknown format, no header, not UTF-8, broken CSV)."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dynaflip.errors import DynaflipError
 
-class TrackerUnavailable(RuntimeError):
+
+class TrackerUnavailable(DynaflipError, RuntimeError):
     """A tracking backend's package, weights or device is missing; the message says what and how to get it."""

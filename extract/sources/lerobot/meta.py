@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dynaflip.errors import DynaflipError
+
 INFO_PATH = "meta/info.json"
 SUPPORTED_MAJORS = {2: "v2.x (one file per episode)", 3: "v3.x (many episodes per file)"}
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 VISUAL_DTYPES = ("video", "image")
 
 
-class LeRobotFormatError(ValueError):
+class LeRobotFormatError(DynaflipError, ValueError):
     """The dataset as a whole cannot be read (missing or invalid metadata); the message is one line."""
 
 

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dynaflip.errors import DynaflipError
 
-class ParquetUnreadable(ValueError):
+
+class ParquetUnreadable(DynaflipError, ValueError):
     """The file is missing, not parquet, truncated, or lacks a required column; the message names it."""
 
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
+
 from .episodes import Episode
 from .frames import EpisodeFrames
 
 
-class NoInstruction(ValueError):
+class NoInstruction(DynaflipError, ValueError):
     """The episode's frames cannot be given a task string; the message says why (one line)."""
 
 

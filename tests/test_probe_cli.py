@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from dynaflip.eval.probe.sums import EpisodeSums, point
 from dynaflip.eval.probe_cli import main
 from dynaflip.eval.results import read_results
 from tests.helpers.probe_data import TINY_ENCODER, tiny_probe_dataset
@@ -51,6 +52,12 @@ def _check_outputs(folder, *, seeds, kind="probe"):
     assert "| future_flow | score |" in markdown and "| **median** (over probes) | score |" in markdown
     assert "**No intervals**: n too small" in markdown and "re-expressed for the shifted camera" in markdown
     assert (folder / "probes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The per-episode sums dynaflip-report pairs encoders on reproduce every row's value.
+    sums = EpisodeSums.read(folder / "episodes.json")
+    assert sums.seeds == seeds and len(sums.tasks) == 2
+    for row in rows:
+        key = f"{row.group}/{row.split}/{row.metric}"
+        assert point(sums, key) == pytest.approx(row.mean, nan_ok=True, abs=1e-9), key
     return results
 
 

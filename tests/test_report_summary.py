@@ -10,7 +10,6 @@ from dynaflip.eval.report.markdown import cell_text
 from dynaflip.eval.report.plots import _bars, _pyplot, value_range
 from dynaflip.eval.report.summary import Cell, combine, row_cell
 from dynaflip.eval.results import ResultRow
-from dynaflip.eval.stats import t_interval
 
 
 def test_combine_averages_interval_ends_and_keeps_per_seed_values():
@@ -32,22 +31,16 @@ def test_recorded_zero_width_intervals_become_none():
     assert cell_text(cell, metric="success") == "6.7 (no interval)"
 
 
-def test_gain_is_paired_only_for_the_same_seeds_and_never_for_policy_rows():
+def test_gain_without_episodes_combines_the_recorded_intervals_never_a_t_over_seeds():
     a, b = Cell(0.5, 0.0, 1.0, [0.4, 0.5, 0.6]), Cell(0.3, 0.2, 0.4, [0.1, 0.3, 0.5])
-    paired = gain(a, b, seeds=[0, 1, 2], baseline_seeds=[0, 1, 2], metric="score")
-    reference = t_interval([0.3, 0.2, 0.1])
-    assert paired.method == "paired t over seeds" and (paired.mean, paired.low, paired.high) == pytest.approx(
-        (reference.estimate, reference.low, reference.high)
-    )
-    for seeds, pair_seeds in (([3, 4, 5], True), (None, True), ([0, 1, 2], False)):
-        combined = gain(a, b, seeds=seeds, baseline_seeds=[0, 1, 2], metric="score", pair_seeds=pair_seeds)
-        assert combined.method == "combined in quadrature" and combined.mean == pytest.approx(0.2)
-        assert combined.low == pytest.approx(0.2 - math.hypot(0.5, 0.1))
-        assert combined.high == pytest.approx(0.2 + math.hypot(0.5, 0.1))
+    combined = gain(a, b, metric="score")  # same seeds or not: per-seed differences cannot see the episodes
+    assert combined.method == "combined in quadrature" and combined.mean == pytest.approx(0.2)
+    assert combined.low == pytest.approx(0.2 - math.hypot(0.5, 0.1))
+    assert combined.high == pytest.approx(0.2 + math.hypot(0.5, 0.1))
     wide = (Cell(0.9, 0.2, 1.6), Cell(0.1, -0.5, 0.3))  # unclipped inputs: 0.8 + hypot(0.7, 0.6) > 1
-    clipped = gain(*wide, seeds=None, baseline_seeds=None, metric="success")
+    clipped = gain(*wide, metric="success")
     assert clipped.low >= -1.0 and clipped.high == 1.0  # a difference of rates stays in [-1, 1]
-    none_ = gain(a, Cell(0.3, math.nan, math.nan), seeds=None, baseline_seeds=None, metric="score")
+    none_ = gain(a, Cell(0.3, math.nan, math.nan), metric="score")
     assert not none_.has_interval and none_.mean == pytest.approx(0.2)
 
 

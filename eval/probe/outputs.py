@@ -1,4 +1,5 @@
-"""The files of one encoder's probe run: ``results.json``, ``results.md`` and ``probes.png``."""
+"""The files of one encoder's probe run: ``results.json``, ``results.md``, ``probes.png`` and ``episodes.json``
+(the per-episode sums :mod:`dynaflip-report <.sums>` pairs encoders on)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from ..results import write_results
 from .plot import plot_probes
 from .report import results_markdown
 from .runner import ProbeRun
+from .sums import EPISODES_NAME
 
 
 def write_probe_outputs(folder: str | Path, *, encoder: dict[str, Any], run: ProbeRun, title: str) -> Path:
-    """Write the three files (each atomically) into ``folder``; ``encoder`` is ``encoder_summary(...)``."""
+    """Write the four files (each atomically) into ``folder``; ``encoder`` is ``encoder_summary(...)``."""
     folder = Path(folder)
+    if run.sums is not None:
+        run.sums.write(folder / EPISODES_NAME)
     write_results(
         folder / "results.json", kind="probe", encoder=encoder, config=run.config, rows=run.rows, timing=run.timing
     )

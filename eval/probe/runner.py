@@ -26,6 +26,7 @@ from .features import split_features
 from .labels import VIEW_LABELS, VIEW_SHIFTS
 from .scoring import METHOD, SplitPredictions, score_rows
 from .splits import TEST_ID, TRAIN, VAL, partition, result_split
+from .sums import EpisodeSums, episode_sums
 from .sweep import SweepConfig, fit_probe
 from .targets import CLASSIFICATION, ProbeSpec
 
@@ -40,6 +41,7 @@ class ProbeRun:
     rows: list[ResultRow]
     config: dict[str, Any]
     timing: dict[str, float] = field(default_factory=dict)
+    sums: EpisodeSums | None = None  # per (seed, test episode): what dynaflip-report pairs encoders on
 
 
 def probe_components(pca_dims: str | int, *, train_frames: int, feature_dim: int) -> int | None:
@@ -170,6 +172,10 @@ def run_probes(
         bar.close()
     splits = [result_split(split) for split in tests]
     rows, missing = score_rows(predictions, probes=probes, splits=splits, plan=plan)
+    keys = np.unique(np.stack([test_labels["task"], test_labels["episode_seed"]], axis=1).astype(np.int64), axis=0)
+    sums = episode_sums(
+        predictions, probes=probes, splits=splits, plan=plan, task_names=list(dataset.tasks), episode_keys=keys
+    )
     config = {
         "dataset": {
             "path": str(dataset.root),
@@ -209,4 +215,4 @@ def run_probes(
         "protocol": __doc__.split("\n\n", 1)[1].strip().replace("\n", " "),
     }
     timing = {"seconds": time.perf_counter() - started, "probe_seconds": time.perf_counter() - probe_started}
-    return ProbeRun(rows=rows, config=config, timing=timing | stats.to_json())
+    return ProbeRun(rows=rows, config=config, timing=timing | stats.to_json(), sums=sums)

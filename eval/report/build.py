@@ -22,7 +22,7 @@ from . import latency as latency_module
 from . import summary as summary_module
 from .collect import EncoderResults, collect, default_baseline, find_baseline
 from .detectable import detectable_difference
-from .gains import Gain, from_comparison, gain
+from .gains import Gain, from_comparison, gain, paired_probe_gain, probe_terms
 from .latency import machine, measure_latencies
 from .markdown import report_markdown
 from .plots import plot_gains, plot_id_vs_ood
@@ -35,8 +35,27 @@ POLICY_KEY = (POLICY_KIND, "success")
 FIGURES = {"id_vs_ood": "id_vs_ood.png", "ood_gain": "ood_gain.png"}
 
 
+def _probe_gain(
+    file: Any, base_file: Any, *, metric: str, split: str, bootstrap: EpisodeBootstrap
+) -> tuple[Gain | None, str | None]:
+    """The paired bootstrap gain of a probe cell (None and why not when the runs cannot be paired)."""
+    if file.sums is None or base_file.sums is None:
+        return None, "no episodes.json beside a probe results.json"
+    terms, base_terms = (probe_terms(f, metric=metric, split=split) for f in (file, base_file))
+    if terms is None or terms != base_terms:
+        return None, "the two runs' rows differ"
+    found = paired_probe_gain(
+        file.sums, base_file.sums, terms, metric=metric, samples=bootstrap.replicates, seed=bootstrap.seed
+    )
+    return (found, None) if isinstance(found, Gain) else (None, found)
+
+
 def _gains(
-    tables: list[MetricTable], encoders: list[EncoderResults], baseline: EncoderResults | None, policy: PolicyStatistics
+    tables: list[MetricTable],
+    encoders: list[EncoderResults],
+    baseline: EncoderResults | None,
+    policy: PolicyStatistics,
+    bootstrap: EpisodeBootstrap,
 ) -> dict[str, dict[str, dict[str, Gain]]]:
     """gains["kind/metric"][encoder label][split] for every encoder but the baseline and the calibration runs."""
     out: dict[str, dict[str, dict[str, Gain]]] = {}
@@ -46,7 +65,6 @@ def _gains(
         base_cells = table.cells.get(baseline.label)
         if base_cells is None:
             continue
-        base_seeds = baseline.files[table.kind].seeds
         by_encoder = {}
         for encoder in encoders:
             cells = table.cells.get(encoder.label)
@@ -57,19 +75,23 @@ def _gains(
                     split: from_comparison(item) for split, item in policy.comparisons[encoder.label].items()
                 }
                 continue
-            seeds = encoder.files[table.kind].seeds
-            by_encoder[encoder.label] = {
-                split: gain(
-                    cells[split],
-                    base_cells[split],
-                    seeds=seeds,
-                    baseline_seeds=base_seeds,
-                    metric=table.metric,
-                    pair_seeds=table.kind != POLICY_KIND,
-                )
-                for split in table.splits
-                if cells.get(split) is not None and base_cells.get(split) is not None
-            }
+            found = {}
+            for split in table.splits:
+                if cells.get(split) is None or base_cells.get(split) is None:
+                    continue
+                paired, note = None, None
+                if table.kind == PROBE_KIND:
+                    paired, note = _probe_gain(
+                        encoder.files[table.kind],
+                        baseline.files[table.kind],
+                        metric=table.metric,
+                        split=split,
+                        bootstrap=bootstrap,
+                    )
+                found[split] = gain(cells[split], base_cells[split], metric=table.metric, paired=paired)
+                if note and found[split].has_interval:
+                    found[split].method += f", not paired: {note}"
+            by_encoder[encoder.label] = found
         out[f"{table.kind}/{table.metric}"] = by_encoder
     return out
 
@@ -181,7 +203,7 @@ def build_report(
     bootstrap = bootstrap or EpisodeBootstrap()
     policy = policy_statistics(encoders, baseline=base, bootstrap=bootstrap)
     tables = metric_tables(encoders, episode_cells=policy.cells(), episode_key=POLICY_KEY)
-    gains = _gains(tables, encoders, base, policy)
+    gains = _gains(tables, encoders, base, policy, bootstrap)
     kinds = list(dict.fromkeys(kind for encoder in encoders for kind in encoder.files))
     report: dict[str, Any] = {
         "baseline": base.label if base else None,

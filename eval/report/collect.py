@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..probe.sums import EPISODES_NAME, EpisodeSums
 from ..results import ResultRow, calibration_role, read_results
 from .episodes import Episodes, load_episodes
 
 RESULTS_NAME = "results.json"
 POLICY_KIND = "policy"
+PROBE_KIND = "probe"
 
 
 @dataclass
@@ -24,6 +26,7 @@ class ResultFile:
     rows: list[ResultRow]
     timing: dict[str, float]
     episodes: Episodes | None = None  # policy results: the rollouts.jsonl beside them
+    sums: EpisodeSums | None = None  # probe results: the episodes.json beside them (None: absent, older runs)
 
     @property
     def seeds(self) -> list[Any] | None:
@@ -88,7 +91,15 @@ def read_result_file(path: Path) -> ResultFile:
         rows=data["rows"],
         timing=data.get("timing") or {},
         episodes=load_episodes(path, config) if kind == POLICY_KIND else None,
+        sums=_probe_sums(path) if kind == PROBE_KIND else None,
     )
+
+
+def _probe_sums(results_path: Path) -> EpisodeSums | None:
+    """The episodes.json beside a probe results.json; None when absent (the report then combines the recorded
+    intervals, never pairs by seed alone). A present but broken file is an error naming it."""
+    path = results_path.parent / EPISODES_NAME
+    return EpisodeSums.read(path) if path.is_file() else None
 
 
 def _shared_prefix(first: str, second: str) -> int:

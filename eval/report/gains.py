@@ -2,26 +2,30 @@
 
 Policy success with both rollouts.jsonl files: the hierarchical bootstrap of the difference, paired on the
 shared (task, BC seed, episode) keys when both were evaluated on them (the noise of the episode they share
-cancels), else from independent resamples (:mod:`dynaflip.eval.stats.engine`). Otherwise from the
-results.json rows: for probes evaluated on the same seeds, the Student-t interval of the per-seed differences
-(probe seed s draws the same train/validation split for every encoder); else the two intervals combined,
-their half-widths added in quadrature on each side, low = d - sqrt((a - a_low)^2 + (b_high - b)^2) and
-high = d + sqrt((a_high - a)^2 + (b - b_low)^2), the interval of a difference of independent estimates.
-Policy rows are never paired by BC seed (seed s of one encoder and of another share nothing but a number).
-No interval where a side has none or the per-seed differences cannot measure a spread (one seed, identical
-differences). Intervals stay within the difference's bounds (e.g. [-1, 1] for success).
+cancels), else from independent resamples (:mod:`dynaflip.eval.stats.engine`). Probe rows with both
+episodes.json files, scored on the same test episodes with the same probe seeds: the paired bootstrap over
+test episodes (within each task) and probe seeds, one set of draws applied to both encoders
+(:func:`dynaflip.eval.probe.sums.paired_difference`); a split's number and the OOD mean are recomputed per draw
+as the tables compute them (the median row, or the mean over probes; the mean over shifts). Otherwise the two
+recorded intervals combined, their half-widths added in quadrature on each side, low = d - sqrt((a - a_low)^2 +
+(b_high - b)^2) and high = d + sqrt((a_high - a)^2 + (b - b_low)^2), the interval of a difference of
+independent estimates. Never a t interval over seeds alone: with a handful of test episodes, the episodes,
+not the probe seeds, carry most of the uncertainty, and per-seed differences cannot see them. No interval
+where a side has none or the draws never vary. Intervals stay within the difference's bounds (e.g. [-1, 1] for
+success).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from ..stats import Comparison, t_interval
-from .summary import Cell, bounds
+from ..probe.sums import EpisodeSums, paired_difference, why_not_paired
+from ..results import ID_SPLIT
+from ..stats import Comparison
+from .collect import ResultFile
+from .summary import HEADLINE_GROUPS, OOD_SPLIT, SUMMARY_GROUPS, Cell, bounds, splits_of
 
-PAIRED_SEEDS = "paired t over seeds"
 COMBINED = "combined in quadrature"
 
 
@@ -55,25 +59,48 @@ def from_comparison(comparison: Comparison) -> Gain:
     return Gain(interval.estimate, interval.low, interval.high, interval.method, dict(interval.n))
 
 
-def gain(
-    cell: Cell,
-    baseline: Cell,
+def probe_terms(file: ResultFile, *, metric: str, split: str) -> list[tuple[str, float]] | None:
+    """The episodes.json rows (and weights) whose weighted sum is the table's number for ``split`` (as
+    :func:`.summary.split_cell` and :func:`.summary.ood_cell` make it); None when a row lacks its sums."""
+    if split == OOD_SPLIT:
+        shifts = [s for s in splits_of(file, metric) if s != ID_SPLIT]
+        parts = [probe_terms(file, metric=metric, split=s) for s in shifts]
+        parts = [part for part in parts if part]
+        if not parts or len(parts) < len(shifts):
+            return None
+        return [(key, weight / len(parts)) for part in parts for key, weight in part]
+    rows = [row for row in file.rows if row.metric == metric and row.split == split]
+    for group in HEADLINE_GROUPS:
+        if any(row.group == group for row in rows):
+            return [(f"{group}/{split}/{metric}", 1.0)]
+    groups = [row.group for row in rows if row.group not in SUMMARY_GROUPS and math.isfinite(row.mean)]
+    return [(f"{group}/{split}/{metric}", 1.0 / len(groups)) for group in groups] or None
+
+
+def paired_probe_gain(
+    first: EpisodeSums,
+    second: EpisodeSums,
+    terms: list[tuple[str, float]],
     *,
-    seeds: Sequence | None,
-    baseline_seeds: Sequence | None,
-    metric: str = "",
-    pair_seeds: bool = True,
-) -> Gain:
-    """``cell`` minus ``baseline`` from recorded summaries; ``seeds`` name the repeated unit behind each cell's
-    values (None: unknown); ``pair_seeds=False`` never pairs by seed (policy rows)."""
-    values, base = cell.values, baseline.values
-    same_seeds = seeds is not None and baseline_seeds is not None and list(seeds) == list(baseline_seeds)
-    finite = all(math.isfinite(v) for v in [*values, *base])
+    metric: str,
+    samples: int,
+    seed: int,
+) -> Gain | str:
+    """The paired bootstrap gain of ``terms`` (:func:`probe_terms`), or why the two runs cannot be paired."""
+    for key, _ in terms:
+        reason = why_not_paired(first, second, key)
+        if reason:
+            return reason
+    difference = paired_difference(first, second, terms, samples=samples, seed=seed)
+    return _clip(Gain(difference.estimate, difference.low, difference.high, difference.method, difference.n), metric)
+
+
+def gain(cell: Cell, baseline: Cell, *, metric: str = "", paired: Gain | None = None) -> Gain:
+    """``cell`` minus ``baseline``: ``paired`` when given (the probe's paired bootstrap), else the recorded
+    intervals combined in quadrature."""
+    if paired is not None:
+        return paired
     difference = cell.mean - baseline.mean
-    if pair_seeds and same_seeds and finite and len(values) == len(base) == len(seeds) and values:
-        interval = t_interval([a - b for a, b in zip(values, base, strict=True)])
-        method = PAIRED_SEEDS if interval.has_interval else interval.method
-        return _clip(Gain(interval.estimate, interval.low, interval.high, method, dict(interval.n)), metric)
     if not (cell.has_interval and baseline.has_interval):
         return Gain(difference, math.nan, math.nan, "no interval: a side has none")
     below = math.hypot(cell.mean - cell.low, baseline.high - baseline.mean)

@@ -8,7 +8,8 @@
   probability of improvement (rliable's aggregates).
 - :mod:`.power`: the smallest difference a design detects at 80 % power.
 - :mod:`.simulate`, :mod:`.coverage`: synthetic correlated outcomes and the coverage check of the intervals
-  (``python -m dynaflip.eval.stats.coverage``).
+  (``python -m dynaflip.eval.stats.coverage``); :mod:`.probe_coverage`: the same check for probe gains, paired
+  over test episodes and probe seeds (``python -m dynaflip.eval.stats.probe_coverage``).
 """
 
 from .engine import Comparison, EpisodeBootstrap, SplitSummary

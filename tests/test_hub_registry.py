@@ -80,15 +80,21 @@ def test_entries_without_weights_say_so_and_what_to_do_instead(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"mean": [0.5, 0.5]}, r"entry 0 \('tiny-test'\): field 'mean': expected 3 numbers"),
-        ({"status": "done"}, r"field 'status': expected one of 'available'"),
-        ({"architecture": {"name": "vit_tiny_patch16_224", "img_size": "big"}}, "field 'architecture.img_size'"),
-        ({"architecture": {"name": "x", "img_size": 32, "depth": 2}}, "unknown field 'architecture.depth'"),
-        ({"input_size": 64}, "field 'input_size': expected architecture.img_size"),
-        ({"licence": "mit"}, "unknown field 'licence' \\(did you mean 'license'\\?\\)"),
-        ({"status": "available"}, "field 'sha256': expected the weights' checksum"),
-        ({"status": "available", "sha256": "a" * 64}, "field 'sources': expected a path, hf_hub_id or url"),
-        ({"sources": {"url": "ftp://x"}}, "field 'sources': expected an http"),
+        ({"mean": [0.5, 0.5]}, r"entry 0 \('tiny-test'\): 'mean': expected 3 items"),
+        ({"mean": [0.5, "x", 0.5]}, r"'mean\[1\]': expected a number"),
+        ({"std": [0.5, 0.0, 0.5]}, r"'std': expected 3 positive numbers"),
+        ({"status": "done"}, r"'status': expected one of \['available'"),
+        ({"name": "Tiny"}, r"'name': expected lower-case letters"),
+        ({"architecture": {"name": "vit_tiny_patch16_224", "img_size": "big"}}, "'architecture.img_size'"),
+        ({"architecture": {"name": "x", "img_size": 32, "depth": 2}}, "unknown config key 'architecture.depth'"),
+        ({"input_size": 64}, "'input_size': expected architecture.img_size"),
+        ({"licence": "mit"}, r"unknown config key 'licence' \(did you mean license\?\)"),
+        ({"recipe": " "}, "'recipe': expected a non-empty string"),
+        ({"sha256": "xyz"}, "'sha256': expected 64 lower-case hexadecimal"),
+        ({"status": "available"}, "'sha256': expected the weights' checksum"),
+        ({"status": "available", "sha256": "a" * 64}, "'sources': expected a path, hf_hub_id or url"),
+        ({"sources": {"url": "ftp://x"}}, "'sources.url': expected an http"),
+        ({"sources": {"mirror": "x"}}, "unknown config key 'sources.mirror'"),
     ],
 )
 def test_the_validator_names_the_file_entry_and_field(tmp_path, overrides, message):
@@ -104,11 +110,23 @@ def test_duplicate_and_missing_fields_are_rejected(tmp_path):
         load_registry(path)
     broken = entry()
     del broken["recipe"]
-    with pytest.raises(RegistryError, match="field 'recipe': missing"):
+    with pytest.raises(RegistryError, match="missing config key 'recipe'"):
         load_registry(write_registry(path, broken))
     path.write_text("encoders: {}")
     with pytest.raises(RegistryError, match="list 'encoders'"):
         load_registry(path)
+
+
+@pytest.mark.parametrize("version", [2, None, "1"])
+def test_a_registry_of_another_format_version_is_refused_in_one_line(tmp_path, version):
+    path = tmp_path / "registry.yaml"
+    data = {"encoders": [entry()]} | ({} if version is None else {"format_version": version})
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(RegistryError) as error:
+        load_registry(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: field 'format_version'") and len(message.splitlines()) == 1
+    assert f"reads registry format_version 1, the file has {version!r}" in message
 
 
 def test_the_packaged_registry_is_valid_and_found_by_default():

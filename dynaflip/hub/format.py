@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from dynaflip.errors import DynaflipError
 from dynaflip.io import atomic_path, atomic_write_json
 from dynaflip.models.image_encoder import ImageEncoder, ImageEncoderConfig
 from dynaflip.models.preprocess import Preprocess
+
+from .checksum import file_sha256
 
 FORMAT_NAME = "dynaflip-image-encoder"
 FORMAT_VERSION = 1
@@ -74,14 +75,6 @@ def save_encoder(
     return out_dir
 
 
-def file_sha256(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_config(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
@@ -92,6 +85,12 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         raise ExportFormatError(f"{path}: not valid JSON ({error})") from None
     if config.get("format") != FORMAT_NAME:
         raise ExportFormatError(f"{path}: field 'format': expected '{FORMAT_NAME}', got {config.get('format')!r}")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ExportFormatError(
+            f"{path}: field 'format_version': this dynaflip ({__version__}) reads export format_version "
+            f"{FORMAT_VERSION}, the file has {config.get('format_version')!r} (written by a newer dynaflip? "
+            "upgrade it: pip install -U dynaflip)"
+        )
     for field in ("image_encoder", "preprocess"):
         if not isinstance(config.get(field), dict):
             raise ExportFormatError(f"{path}: field '{field}': expected an object, got {config.get(field)!r}")

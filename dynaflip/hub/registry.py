@@ -6,27 +6,29 @@ the fields; :func:`load_registry` rejects a malformed file with the file, entry 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib.resources
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+
+from dynaflip.config import ConfigError, from_dict
 
 from .checksum import is_sha256
 from .errors import RegistryError, UnknownModelError
 
-STATUSES = ("available", "not yet trained", "not yet published")
+Status = Literal["available", "not yet trained", "not yet published"]
+STATUSES: tuple[str, ...] = typing.get_args(Status)
 TAG_SEPARATOR = "@"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_REQUIRED = ("name", "tag", "status", "architecture", "input_size", "mean", "std", "license", "recipe", "data")
-_OPTIONAL = ("sources", "sha256", "notes")
-_SOURCE_KEYS = ("path", "hf_hub_id", "revision", "url")
 WEIGHT_SOURCES = ("path", "hf_hub_id", "url")  # tried in this order
-_ARCH_KEYS = ("name", "img_size", "model_kwargs")
+FORMAT_VERSION = 1  # the registry file format this version reads (the file's top-level ``format_version``)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,12 @@ def load_registry(path: str | Path | None = None) -> list[RegistryEntry]:
         raise RegistryError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("encoders"), list):
         raise RegistryError(f"{path}: expected a mapping with a list 'encoders' at the top level")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise RegistryError(
+            f"{path}: field 'format_version': this dynaflip reads registry format_version {FORMAT_VERSION}, the file "
+            f"has {version!r} (written by a newer dynaflip? upgrade it: pip install -U dynaflip)"
+        )
     entries: list[RegistryEntry] = []
     seen: set[str] = set()
     for index, raw in enumerate(data["encoders"]):
@@ -112,99 +120,106 @@ def find_entry(spec: str, entries: list[RegistryEntry]) -> RegistryEntry:
     raise UnknownModelError(f"'{spec}': '{name}' has no tag '{tag}' (tags: {', '.join(e.tag for e in matches)})")
 
 
+@dataclass
+class ArchitectureFields:
+    """``architecture``: the ImageEncoderConfig fields a registry entry may set."""
+
+    name: str
+    img_size: int
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError(f"'architecture.name': expected a timm model name, got {self.name!r}")
+        if self.img_size <= 0:
+            raise ConfigError(f"'architecture.img_size': expected a positive integer, got {self.img_size!r}")
+
+
+@dataclass
+class SourceFields:
+    """``sources``: where the weights are published (tried in the order of :data:`WEIGHT_SOURCES`)."""
+
+    path: str | None = None
+    hf_hub_id: str | None = None
+    revision: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        for key, value in dataclasses.asdict(self).items():
+            if value == "":
+                raise ConfigError(f"'sources.{key}': expected a non-empty string or no key, got ''")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"'sources.url': expected an http(s) url, got {self.url!r}")
+
+
+@dataclass
+class EntryFields:
+    """One entry of the registry file, as written (the file's header documents each field)."""
+
+    name: str
+    tag: str
+    status: Status
+    architecture: ArchitectureFields
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    license: str
+    recipe: str
+    data: str
+    sources: SourceFields = field(default_factory=SourceFields)
+    sha256: str | None = None
+    notes: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("name", "tag"):
+            if not _NAME.match(getattr(self, key)):
+                raise ConfigError(
+                    f"'{key}': expected lower-case letters, digits, '-', '_' or '.', got {getattr(self, key)!r}"
+                )
+        if self.input_size != self.architecture.img_size:
+            raise ConfigError(
+                f"'input_size': expected architecture.img_size ({self.architecture.img_size}), got {self.input_size}"
+            )
+        if min(self.std) <= 0:
+            raise ConfigError(f"'std': expected 3 positive numbers, got {list(self.std)}")
+        for key in ("license", "recipe", "data"):
+            if not getattr(self, key).strip():
+                raise ConfigError(f"'{key}': expected a non-empty string, got {getattr(self, key)!r}")
+        if self.sha256 is not None and not is_sha256(self.sha256):
+            raise ConfigError(f"'sha256': expected 64 lower-case hexadecimal characters or null, got {self.sha256!r}")
+        if self.status == "available":
+            if self.sha256 is None:
+                raise ConfigError("'sha256': expected the weights' checksum (status is 'available'), got null")
+            if all(getattr(self.sources, key) is None for key in WEIGHT_SOURCES):
+                raise ConfigError("'sources': expected a path, hf_hub_id or url (status is 'available')")
+
+
 def _entry(raw: Any, *, where: str, base_dir: Path | None = None) -> RegistryEntry:
-    if not isinstance(raw, Mapping):
-        raise RegistryError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    where = f"{where} ('{raw.get('name', '?')}')"
-    for key in raw:
-        if key not in _REQUIRED + _OPTIONAL:
-            close = difflib.get_close_matches(str(key), _REQUIRED + _OPTIONAL, n=1)
-            raise RegistryError(f"{where}: unknown field '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    for key in _REQUIRED:
-        if key not in raw:
-            raise RegistryError(f"{where}: field '{key}': missing")
-
-    def fail(key: str, expected: str, *got: Any) -> RegistryError:
-        value = got[0] if got else raw.get(key)
-        return RegistryError(f"{where}: field '{key}': expected {expected}, got {value!r}")
-
-    for key in ("name", "tag"):
-        if not isinstance(raw[key], str) or not _NAME.match(raw[key]):
-            raise fail(key, "lower-case letters, digits, '-', '_' or '.'")
-    if raw["status"] not in STATUSES:
-        raise fail("status", f"one of {', '.join(repr(s) for s in STATUSES)}")
-    architecture = _architecture(raw["architecture"], fail, where)
-    if not isinstance(raw["input_size"], int) or isinstance(raw["input_size"], bool) or raw["input_size"] <= 0:
-        raise fail("input_size", "a positive integer")
-    if architecture.get("img_size") != raw["input_size"]:
-        raise fail("input_size", f"architecture.img_size ({architecture.get('img_size')})")
-    mean, std = _triple(raw["mean"]), _triple(raw["std"])
-    if mean is None:
-        raise fail("mean", "3 numbers")
-    if std is None or min(std) <= 0:
-        raise fail("std", "3 positive numbers")
-    for key in ("license", "recipe", "data"):
-        if not isinstance(raw[key], str) or not raw[key].strip():
-            raise fail(key, "a non-empty string")
-    sources = raw.get("sources") or {}
-    if not isinstance(sources, Mapping) or any(k not in _SOURCE_KEYS for k in sources):
-        raise fail("sources", f"a mapping with keys among {', '.join(_SOURCE_KEYS)}")
-    if any(not isinstance(v, str) or not v for v in sources.values()):
-        raise fail("sources", "non-empty strings")
-    if "url" in sources and not sources["url"].startswith(("http://", "https://")):
-        raise fail("sources", "an http(s) url")
-    sha256 = raw.get("sha256")
-    if sha256 is not None and not is_sha256(sha256):
-        raise fail("sha256", "64 lower-case hexadecimal characters or null")
-    if raw["status"] == "available":
-        if sha256 is None:
-            raise fail("sha256", "the weights' checksum (status is 'available')")
-        if not (set(WEIGHT_SOURCES) & set(sources)):
-            raise fail("sources", "a path, hf_hub_id or url (status is 'available')")
-    notes = raw.get("notes") or ""
-    if not isinstance(notes, str):
-        raise fail("notes", "a string")
+    """Validate one entry through :func:`dynaflip.config.from_dict` (types, unknown and missing keys) and the
+    checks of :class:`EntryFields`; any problem is a one-line RegistryError naming the file, entry and field."""
+    if isinstance(raw, Mapping):
+        where = f"{where} ('{raw.get('name', '?')}')"
+    try:
+        fields = from_dict(EntryFields, raw)
+    except ConfigError as error:
+        raise RegistryError(f"{where}: {error}") from None
+    architecture = dataclasses.asdict(fields.architecture)
     return RegistryEntry(
-        name=raw["name"],
-        tag=raw["tag"],
-        status=raw["status"],
+        name=fields.name,
+        tag=fields.tag,
+        status=fields.status,
         architecture=architecture,
-        input_size=raw["input_size"],
-        mean=mean,
-        std=std,
-        license=raw["license"],
-        recipe=raw["recipe"],
-        data=raw["data"].strip(),
-        sources=dict(sources),
-        sha256=sha256,
-        notes=notes.strip(),
+        input_size=fields.input_size,
+        mean=fields.mean,
+        std=fields.std,
+        license=fields.license,
+        recipe=fields.recipe,
+        data=fields.data.strip(),
+        sources={key: value for key, value in dataclasses.asdict(fields.sources).items() if value is not None},
+        sha256=fields.sha256,
+        notes=(fields.notes or "").strip(),
         base_dir=base_dir,
     )
-
-
-def _architecture(value: Any, fail: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise fail("architecture", "a mapping of ImageEncoderConfig fields")
-    for key in value:
-        if key not in _ARCH_KEYS:
-            raise RegistryError(f"{where}: unknown field 'architecture.{key}' (known: {', '.join(_ARCH_KEYS)})")
-    if not isinstance(value.get("name"), str) or not value["name"]:
-        raise fail("architecture.name", "a timm model name", value.get("name"))
-    img_size = value.get("img_size")
-    if not isinstance(img_size, int) or isinstance(img_size, bool) or img_size <= 0:
-        raise fail("architecture.img_size", "a positive integer", img_size)
-    model_kwargs = value.get("model_kwargs", {})
-    if not isinstance(model_kwargs, Mapping):
-        raise fail("architecture.model_kwargs", "a mapping", model_kwargs)
-    return {"name": value["name"], "img_size": img_size, "model_kwargs": dict(model_kwargs)}
-
-
-def _triple(value: Any) -> tuple[float, float, float] | None:
-    if not isinstance(value, list | tuple) or len(value) != 3:
-        return None
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-        return None
-    return (float(value[0]), float(value[1]), float(value[2]))
 
 
 def list_pretrained(*, registry: str | Path | None = None) -> dict[str, str]:

@@ -7,13 +7,13 @@ run continues where it stopped. With ``workers > 1`` episodes run in worker proc
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..workers import worker_context
 from .env import DEFAULT_MAX_STEPS
 from .renderer import DEFAULT_CAMERA, DEFAULT_IMAGE_SIZE, check_image_size
 from .shifts import shift_spec
@@ -104,21 +104,11 @@ def _run(jobs: list[dict[str, Any]], *, workers: int):
     if workers == 1 or len(jobs) <= 1:
         yield from map(_generate_one, jobs)
         return
-    context = _worker_context()
+    context = worker_context(__name__)  # never plain 'fork': see dynaflip.workers
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
         futures = [pool.submit(_generate_one, job) for job in jobs]
         for future in as_completed(futures):
             yield future.result()
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """'forkserver' with the heavy imports preloaded once (workers fork from it before any GL context
-    exists), else 'spawn'. Never plain 'fork': a MuJoCo GL context does not survive it."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "torchvision", "mujoco", "metaworld", __name__])
-    return context
 
 
 def _generate_one(job: dict[str, Any]) -> dict[str, Any]:

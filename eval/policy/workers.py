@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dynaflip.sim.backend import import_torch_first
+from dynaflip.workers import worker_context
 
 from .rollout import PolicyActor, RolloutRecord, expert_actor, run_episode
 
@@ -172,16 +173,6 @@ def rollout_job(job: RolloutJob) -> RolloutRecord:
     return run_episode(sim, actor, episode_seed=job.episode_seed, split=job.split, policy_seed=job.policy_seed)
 
 
-def worker_context() -> multiprocessing.context.BaseContext:
-    """'forkserver' with the heavy imports preloaded (workers fork from it before any GL context exists),
-    else 'spawn'."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "torchvision", "mujoco", "metaworld", __name__])
-    return context
-
-
 class WorkerPool:
     """Runs job functions in ``workers`` processes (started on first use, kept for later phases), or in
     this process when ``workers == 1``. Results come back as they complete."""
@@ -205,7 +196,7 @@ class WorkerPool:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=worker_context(),
+                mp_context=worker_context(__name__),
                 initializer=init_worker,
                 initargs=(self.settings,),
             )

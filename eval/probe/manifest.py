@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dynaflip.errors import DynaflipError
+from dynaflip.hub.checksum import file_sha256
 
 FORMAT = "dynaflip-probe-data"
 FORMAT_VERSION = 1
@@ -23,14 +24,6 @@ PARTS_DIR = "parts"  # one file per finished episode while a build runs
 
 class ProbeDataError(DynaflipError, ValueError):
     """A probe dataset folder is missing, incomplete or malformed; the message names the file and field."""
-
-
-def file_sha256(path: Path, *, chunk_size: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fingerprint(settings: dict[str, Any], files: dict[str, Path]) -> str:

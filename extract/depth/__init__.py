@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
+from ..plugins import create_plugin
 from .base import DepthBackend, DepthResult, DepthUnavailable
 from .depth_anything import DepthAnythingDepth
 from .none import NoDepth
@@ -19,17 +19,7 @@ DEPTH_BACKENDS: dict[str, type] = {
 
 def create_depth_backend(name: str, **options: Any) -> DepthBackend:
     """Build the depth backend registered as ``name`` with keyword ``options`` (e.g. ``model_path=...``)."""
-    if name not in DEPTH_BACKENDS:
-        raise ValueError(f"depth backend: unknown name {name!r}; known backends: {', '.join(sorted(DEPTH_BACKENDS))}")
-    parameters = inspect.signature(DEPTH_BACKENDS[name]).parameters
-    unknown = sorted(set(options) - set(parameters))
-    if unknown:
-        accepted = ", ".join(parameters) or "none"
-        raise ValueError(f"depth backend {name!r}: unknown option(s) {', '.join(unknown)}; accepted: {accepted}")
-    required = [key for key, p in parameters.items() if p.default is inspect.Parameter.empty and key not in options]
-    if required:
-        raise ValueError(f"depth backend {name!r}: missing option(s) {', '.join(required)}")
-    return DEPTH_BACKENDS[name](**options)
+    return create_plugin(DEPTH_BACKENDS, name, options, kind="depth backend", plural="backends")
 
 
 __all__ = [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
+from ..plugins import create_plugin
 from .base import PointTracker, TrackResult
 from .cotracker import CoTrackerTracker
 from .dis_flow import DISFlowTracker
@@ -20,16 +20,7 @@ TRACKERS: dict[str, type] = {
 
 def create_tracker(name: str, **options: Any) -> PointTracker:
     """Build the tracker registered as ``name`` with keyword ``options`` (e.g. ``window=15`` for opencv-lk)."""
-    if name not in TRACKERS:
-        raise ValueError(f"tracker: unknown name {name!r}; known trackers: {', '.join(sorted(TRACKERS))}")
-    parameters = inspect.signature(TRACKERS[name]).parameters
-    unknown = sorted(set(options) - set(parameters))
-    if unknown:
-        raise ValueError(f"tracker {name!r}: unknown option(s) {', '.join(unknown)}; accepted: {', '.join(parameters)}")
-    required = [key for key, p in parameters.items() if p.default is inspect.Parameter.empty and key not in options]
-    if required:
-        raise ValueError(f"tracker {name!r}: missing option(s) {', '.join(required)}")
-    return TRACKERS[name](**options)
+    return create_plugin(TRACKERS, name, options, kind="tracker", plural="trackers")
 
 
 __all__ = [

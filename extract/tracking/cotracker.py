@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import TrackResult
+from .base import TrackResult, validate_inputs
 from .errors import TrackerUnavailable
 
 INSTALL_HINT = "pip install git+https://github.com/facebookresearch/co-tracker; its code and weights are CC-BY-NC"
@@ -61,12 +61,7 @@ class CoTrackerTracker:
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> TrackResult:
         """Track ``queries`` (N, 2) (u, v), given on ``frames[0]``, through ``frames`` (T, H, W, 3) uint8 RGB."""
-        frames = np.asarray(frames)
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-            raise ValueError(f"frames: expected (T >= 1, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-        queries = np.asarray(queries, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != 2:
-            raise ValueError(f"queries: expected (N, 2) pixel coordinates (u, v), got shape {queries.shape}")
+        frames, queries = validate_inputs(frames, queries)
         num_frames, height, width = frames.shape[:3]
         tracks = np.repeat(queries[None], num_frames, axis=0)
         visibility = np.zeros((num_frames, len(queries)), dtype=bool)

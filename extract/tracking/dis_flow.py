@@ -20,16 +20,10 @@ that. ``refine_window=0`` keeps the dense flow alone.
 
 from __future__ import annotations
 
-import itertools
-
 import cv2
 import numpy as np
 
-from .base import TrackResult
-from .opencv_lk import gray, validate_inputs
-
-# The shot-cut rule needs enough points to be a share rather than noise.
-MIN_POINTS_FOR_CUT = 20
+from .chained import ChainedTracker, inside_image
 
 PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -38,7 +32,7 @@ PRESETS = {
 }
 
 
-class DISFlowTracker:
+class DISFlowTracker(ChainedTracker):
     """``preset``: DIS's speed/accuracy preset; ``finest_scale`` overrides its finest pyramid level (0: full
     resolution; coarser is faster and was measured to keep fewer points on fast objects); ``refine_window`` /
     ``refine_levels``: the Lucas-Kanade refinement (0: none); ``max_step_loss``: the share of points lost in
@@ -90,40 +84,6 @@ class DISFlowTracker:
             f"max_step_loss={self.max_step_loss:g};stride={self.track_stride}"
         )
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> TrackResult:
-        """Track ``queries`` (N, 2) (u, v), given on ``frames[0]``, through ``frames`` (T, H, W, 3) uint8 RGB."""
-        frames, queries = validate_inputs(frames, queries)
-        num_frames, height, width = frames.shape[:3]
-        tracks = np.empty((num_frames, len(queries), 2), dtype=np.float32)
-        visibility = np.zeros((num_frames, len(queries)), dtype=bool)
-        tracks[0], visibility[0] = queries, True
-
-        keyframes = list(range(0, num_frames, self.track_stride))
-        if keyframes[-1] != num_frames - 1:
-            keyframes.append(num_frames - 1)
-        position = queries.copy()
-        alive = np.ones(len(queries), dtype=bool)
-        previous = gray(frames[0])
-        for start, end in itertools.pairwise(keyframes):
-            if not alive.any():
-                tracks[start + 1 :] = position  # everything is lost: last positions, invisible
-                break
-            current = gray(frames[end])
-            before = position.copy()
-            active = np.flatnonzero(alive)
-            moved, ok = self._step(previous, current, position[active], width=width, height=height)
-            if len(active) >= MIN_POINTS_FOR_CUT and (~ok).mean() > self.max_step_loss:
-                ok[:] = False  # the view changed as a whole: what still "tracks" across it is chance
-            position[active[ok]] = moved[ok]
-            alive[active[~ok]] = False
-            for frame in range(start + 1, end):
-                weight = (frame - start) / (end - start)
-                tracks[frame] = before + weight * (position - before)
-                visibility[frame] = alive
-            tracks[end], visibility[end] = position, alive
-            previous = current
-        return TrackResult(tracks=tracks, visibility=visibility)
-
     def _step(
         self, previous: np.ndarray, current: np.ndarray, points: np.ndarray, *, width: int, height: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +95,7 @@ class DISFlowTracker:
         moved = np.where(found[:, None], moved, points)  # a failed refinement is lost; keep NaN out of OpenCV
         returned = self._refine(current, previous, moved, moved + sample(backward, moved))
         round_trip = np.where(found, np.linalg.norm(returned - points, axis=1), np.inf)
-        u, v = moved[:, 0], moved[:, 1]
-        inside = (u >= 0) & (u <= width - 1) & (v >= 0) & (v <= height - 1)  # pixel centres span [0, W-1]
+        inside = inside_image(moved, width=width, height=height)
         ok = np.isfinite(round_trip) & (round_trip <= self.fb_threshold) & inside
         return moved, ok
 

@@ -19,15 +19,13 @@ per call at 224x224 and 0.5 ms at 480x640, against 3.5-4.5 ms per call of per-po
 
 from __future__ import annotations
 
-import itertools
-
 import cv2
 import numpy as np
 
-from .base import TrackResult
+from .chained import ChainedTracker, inside_image
 
 
-class OpenCVLKTracker:
+class OpenCVLKTracker(ChainedTracker):
     """Pyramidal Lucas-Kanade tracker (``cv2.calcOpticalFlowPyrLK``) with a forward-backward consistency check.
 
     ``track_stride`` > 1 tracks only every ``track_stride``-th frame (and always the last one), which divides
@@ -76,40 +74,6 @@ class OpenCVLKTracker:
             f"min_eigen={self.min_eigen:g};stride={self.track_stride}"
         )
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> TrackResult:
-        """Track ``queries`` (N, 2) (u, v), given on ``frames[0]``, through ``frames`` (T, H, W, 3) uint8 RGB."""
-        frames, queries = validate_inputs(frames, queries)
-        num_frames, height, width = frames.shape[:3]
-        tracks = np.empty((num_frames, len(queries), 2), dtype=np.float32)
-        visibility = np.zeros((num_frames, len(queries)), dtype=bool)
-        tracks[0], visibility[0] = queries, True
-
-        keyframes = list(range(0, num_frames, self.track_stride))
-        if keyframes[-1] != num_frames - 1:
-            keyframes.append(num_frames - 1)
-        position = queries.copy()
-        alive = np.ones(len(queries), dtype=bool)
-        previous = gray(frames[0])
-        for start, end in itertools.pairwise(keyframes):
-            if not alive.any():
-                # Everything is lost: the rest is last positions, invisible; no more tracking work to do.
-                tracks[start + 1 :] = position
-                break
-            current = gray(frames[end])
-            before = position.copy()
-            active = np.flatnonzero(alive)
-            moved, ok = self._step(previous, current, position[active], width=width, height=height)
-            position[active[ok]] = moved[ok]
-            alive[active[~ok]] = False
-            # Frames inside a stride: linear interpolation for survivors; lost points stay where they were.
-            for frame in range(start + 1, end):
-                weight = (frame - start) / (end - start)
-                tracks[frame] = before + weight * (position - before)
-                visibility[frame] = alive
-            tracks[end], visibility[end] = position, alive  # exact, not re-derived from the interpolation
-            previous = current
-        return TrackResult(tracks=tracks, visibility=visibility)
-
     def _step(
         self, previous: np.ndarray, current: np.ndarray, points: np.ndarray, *, width: int, height: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -121,8 +85,7 @@ class OpenCVLKTracker:
         backward, status_backward, _ = cv2.calcOpticalFlowPyrLK(current, previous, forward, None, **self._lk_options())
         forward = forward.reshape(-1, 2)
         round_trip = np.linalg.norm(backward.reshape(-1, 2) - start.reshape(-1, 2), axis=-1)
-        u, v = forward[:, 0], forward[:, 1]
-        inside = (u >= 0) & (u <= width - 1) & (v >= 0) & (v <= height - 1)  # pixel centres span [0, W-1]
+        inside = inside_image(forward, width=width, height=height)
         ok = (
             (status_forward.ravel() == 1)
             & (status_backward.ravel() == 1)
@@ -139,18 +102,3 @@ class OpenCVLKTracker:
             "criteria": (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, self.max_iterations, self.epsilon),
             "minEigThreshold": self.min_eigen,
         }
-
-
-def validate_inputs(frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The tracker interface's inputs as arrays, or a ValueError saying what was expected."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ValueError(f"frames: expected (T >= 1, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-    queries = np.asarray(queries, dtype=np.float32)
-    if queries.ndim != 2 or queries.shape[1] != 2:
-        raise ValueError(f"queries: expected (N, 2) pixel coordinates (u, v), got shape {queries.shape}")
-    return frames, queries
-
-
-def gray(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)

@@ -30,7 +30,8 @@ def learning_rate(step: int, *, optim: OptimConfig, total: int) -> float:
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, rate: float) -> None:
-    """Set every parameter group's rate. Pass the torch optimiser the trainer built: DDP steps it directly,
-    and DeepSpeed's ZeRO optimisers step it too and share its ``param_groups``."""
+    """Set every parameter group's rate (times its ``lr_scale``, 1 when absent; see param_groups.py). Pass
+    the torch optimiser the trainer built: DDP steps it directly, and DeepSpeed's ZeRO optimisers step it
+    too and share its ``param_groups``."""
     for group in optimizer.param_groups:
-        group["lr"] = rate
+        group["lr"] = rate * group.get("lr_scale", 1.0)

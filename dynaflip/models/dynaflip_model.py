@@ -21,7 +21,7 @@ from dynaflip.schema import DEFAULT_GRID_SIZE
 
 from .flow_encoder import FlowEncoder, FlowEncoderConfig
 from .flow_inputs import at_least_float32, flow_scale, one_step_flow
-from .heads import ActorHead, TransitionHead, TransitionInputs
+from .heads import ActorHead, ProjectionHead, TransitionHead, TransitionInputs
 from .image_encoder import ImageEncoder, ImageEncoderConfig
 from .text_encoder import TextAdapter, TextEncoderConfig
 
@@ -38,6 +38,8 @@ class ModelConfig:
     head_hidden_dim: int = 1024
     transition_inputs: TransitionInputs = "difference"
     grid_size: int = DEFAULT_GRID_SIZE
+    # Width of the frame projection built when objective.tcn_on is 'projection' (null: embed_dim).
+    projection_dim: int | None = None
 
 
 @dataclass
@@ -45,7 +47,9 @@ class DynaFLIPOutputs:
     """Everything the objective needs from one forward pass (local batch)."""
 
     embeddings: dict[str, torch.Tensor]  # unit vectors per modality in the objective: image/language/flow
-    frame_features: torch.Tensor | None  # (B, 3, D) d of [I_t, I_mid, I_t+H] for the temporal loss
+    # (B, 3, D) per-frame embeddings of [I_t, I_mid, I_t+H] for the temporal loss: d_t, or its projection with
+    # objective.tcn_on = projection. Without the temporal loss but with VICReg: the frames encoded, (B, k, D).
+    frame_features: torch.Tensor | None
     actor_prediction: torch.Tensor | None  # (B, N, 3)
     actor_target: torch.Tensor | None
     actor_mask: torch.Tensor | None
@@ -80,6 +84,10 @@ class DynaFLIP(nn.Module):
             self.flow_encoder = FlowEncoder(
                 model.flow, grid_size=model.grid_size, image_dim=image_dim, embed_dim=model.embed_dim
             )
+        self.frame_projection = None
+        if objective.tcn_on == "projection" and objective.uses_frame_embeddings:
+            width = model.projection_dim or model.embed_dim
+            self.frame_projection = ProjectionHead(image_dim, width, hidden_dim=model.head_hidden_dim)
         self.actor = None
         if objective.lambda_act > 0:
             self.actor = ActorHead(image_dim, hidden_dim=model.head_hidden_dim)
@@ -154,6 +162,10 @@ class DynaFLIP(nn.Module):
         frame_features = None
         if self.objective.lambda_tcn > 0:
             frame_features = torch.stack([features[REFERENCE], features[MIDDLE], features[LATER]], dim=1)
+        elif self.objective.lambda_vicreg > 0:
+            frame_features = encoded
+        if frame_features is not None and self.frame_projection is not None:
+            frame_features = self.frame_projection(frame_features)
         return DynaFLIPOutputs(
             embeddings=embeddings,
             frame_features=frame_features,

@@ -1,4 +1,5 @@
-"""Small heads on the image features: the transition embedding z_I and the actor (one-step 3D flow)."""
+"""Small heads on the image features: the transition embedding z_I, the actor (one-step 3D flow) and the
+optional projection the temporal loss may read frames through."""
 
 from __future__ import annotations
 
@@ -44,6 +45,19 @@ class TransitionHead(nn.Module):
         else:
             fused = torch.cat([later - reference, reference], dim=-1)
         return F.normalize(self.mlp(self.norm(fused)), dim=-1)
+
+
+class ProjectionHead(nn.Module):
+    """e_t = MLP(LayerNorm(d_t)): per-frame embeddings for the temporal (and VICReg) terms when
+    ``objective.tcn_on: projection``, so those losses shape this head's output rather than d_t itself."""
+
+    def __init__(self, image_dim: int, out_dim: int, *, hidden_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(image_dim)
+        self.mlp = mlp(image_dim, hidden_dim, out_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.norm(features))
 
 
 class ActorHead(nn.Module):

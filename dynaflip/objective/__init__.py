@@ -8,6 +8,7 @@ from .energy import anchored_energy_matrices, cosine_term, triplet_area, triplet
 from .infonce import info_nce
 from .loss import DynaFLIPLoss, LossOutput
 from .temporal import temporal_contrastive_loss
+from .vicreg import variance_covariance_terms
 
 __all__ = [
     "DynaFLIPLoss",
@@ -27,4 +28,5 @@ __all__ = [
     "triangle_area",
     "triplet_area",
     "triplet_energy",
+    "variance_covariance_terms",
 ]

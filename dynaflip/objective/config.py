@@ -14,6 +14,11 @@ no actor loss              ``lambda_act: 0``
 no temporal loss           ``lambda_tcn: 0``
 image only (baseline)      ``modalities: [image]`` (no alignment; temporal and actor terms only)
 =========================  ======================================================================
+
+Remedies for feature collapse (issue 22; not in the paper, so off by default, each an ablation):
+``tcn_on: projection`` (the temporal loss on a projection head's output, not on the backbone features),
+``lambda_vicreg > 0`` (VICReg variance/covariance on the frame embeddings the temporal loss sees), and the
+backbone's own learning rate / weight decay (``optim.backbone_lr_scale``, ``optim.backbone_weight_decay``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,14 @@ class ObjectiveConfig:
     lambda_tcn: float = 1.0
     tcn_temperature: float = 0.1
     lambda_act: float = 1.0
+    # Where the temporal loss reads frames: the backbone features d_t (the paper) or a projection head on them
+    # (SimCLR's finding: the projector absorbs what the loss discards and the features before it stay richer).
+    tcn_on: Literal["features", "projection"] = "features"
+    # VICReg variance + covariance on the per-frame embeddings (the projection's output with tcn_on:
+    # projection, else d_t): lambda_vicreg * (variance + vicreg_covariance_weight * covariance). 0 = off.
+    lambda_vicreg: float = 0.0
+    vicreg_gamma: float = 1.0  # the std each dimension is kept at, at least
+    vicreg_covariance_weight: float = 0.04  # VICReg's nu / mu = 1 / 25
 
     def __post_init__(self) -> None:
         if "image" not in self.modalities:
@@ -62,6 +75,13 @@ class ObjectiveConfig:
             raise ValueError(f"objective.cosine_pairs: expected language_flow or all_pairs, got {self.cosine_pairs!r}")
         if self.temperature <= 0 or self.tcn_temperature <= 0:
             raise ValueError("objective.temperature and objective.tcn_temperature must be positive")
+        if self.tcn_on not in ("features", "projection"):
+            raise ValueError(f"objective.tcn_on: expected features or projection, got {self.tcn_on!r}")
+        if self.lambda_vicreg < 0 or self.vicreg_gamma <= 0 or self.vicreg_covariance_weight < 0:
+            raise ValueError(
+                "objective.lambda_vicreg / vicreg_gamma / vicreg_covariance_weight: expected >= 0 / > 0 / >= 0, "
+                f"got {self.lambda_vicreg} / {self.vicreg_gamma} / {self.vicreg_covariance_weight}"
+            )
 
     @property
     def uses_language(self) -> bool:
@@ -70,6 +90,11 @@ class ObjectiveConfig:
     @property
     def uses_flow(self) -> bool:
         return "flow" in self.modalities
+
+    @property
+    def uses_frame_embeddings(self) -> bool:
+        """Whether a term reads per-frame embeddings (the temporal loss or the VICReg terms)."""
+        return self.lambda_tcn > 0 or self.lambda_vicreg > 0
 
     @property
     def has_alignment(self) -> bool:

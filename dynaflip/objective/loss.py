@@ -1,4 +1,5 @@
-"""The full DynaFLIP objective: L = L_align + lambda_tcn L_tcn + lambda_act L_act.
+"""The full DynaFLIP objective: L = L_align + lambda_tcn L_tcn + lambda_act L_act (+ lambda_vicreg L_vicreg,
+a collapse remedy that is off by default).
 
 Everything here runs in float32 whatever the model's precision: the contrastive logits at tau = 0.07
 multiply similarities by ~14, so bf16's 8-bit mantissa (steps of ~0.004 near 1) would move them by ~0.05
@@ -20,6 +21,7 @@ from .actor import actor_loss
 from .alignment import NegativeMasks, area_alignment_loss, pairwise_alignment_loss, positive_energy_loss
 from .config import ObjectiveConfig
 from .temporal import temporal_contrastive_loss
+from .vicreg import variance_covariance_terms
 
 if TYPE_CHECKING:  # the model imports the objective's config; avoid the import cycle at run time
     from dynaflip.models.dynaflip_model import DynaFLIPOutputs
@@ -92,6 +94,16 @@ class DynaFLIPLoss(nn.Module):
             )
             terms["act"] = act
             total = total + config.lambda_act * act
+
+        if config.lambda_vicreg > 0:
+            if outputs.frame_features is None:
+                raise ValueError("the VICReg terms need the frame embeddings (objective.lambda_vicreg > 0)")
+            frames = _at_least_fp32(outputs.frame_features)
+            variance, covariance = variance_covariance_terms(frames.flatten(0, 1), gamma=config.vicreg_gamma)
+            vicreg = variance + config.vicreg_covariance_weight * covariance
+            terms["vicreg"] = vicreg
+            metrics["vicreg_variance"], metrics["vicreg_covariance"] = variance.detach(), covariance.detach()
+            total = total + config.lambda_vicreg * vicreg
 
         metrics["logit_scale"] = outputs.logit_scale.detach()
         return LossOutput(total=total, terms=terms, metrics=metrics)

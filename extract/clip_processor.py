@@ -21,6 +21,7 @@ from .config import ExtractConfig
 from .depth.base import DepthBackend, DepthUnavailable
 from .egomotion import EgoMotionFailed
 from .filters import check_sample, check_tracks
+from .frame_check import EXPECTED_FRAMES_KEY, frame_mismatch
 from .lifting import lift_window
 from .sampling import ClipTooShort, Window, clip_rng, plan_windows, window_batches
 from .state import state_at
@@ -30,6 +31,11 @@ from .video import VideoReader, VideoUnreadable
 EXTRACTOR_NAME = "dynaflip-extract"
 # Decoded frames held at once per clip (a long clip is decoded in batches of windows).
 DECODED_BYTES_BUDGET = 256 * 2**20
+# A principal point further than this share of the frame from its centre is taken for intrinsics of another
+# frame (a landscape matrix for a portrait video): real lenses put it within a few percent of the centre.
+PRINCIPAL_POINT_MAX_OFFSET = 0.25
+# ClipSpec.extras key a source sets to True when its camera does not move (LeRobot's fixed cameras).
+CAMERA_FIXED_KEY = "camera_fixed"
 
 
 @dataclass
@@ -88,6 +94,10 @@ class ClipProcessor:
         index = video.index
         numbers = index.between(clip.start_seconds, clip.end_seconds)
         first = int(numbers[0]) if numbers.size else 0
+        mismatch = frame_mismatch(clip, index.timestamps[numbers])
+        if mismatch is not None:
+            result.skips.append(Skip(clip.clip_id, "frame-mismatch", f"{clip.video_path}: {mismatch}"))
+            return
         try:
             windows = plan_windows(
                 index.timestamps[numbers], config=self.config.sampling, rng=clip_rng(clip.clip_id, self.config.seed)
@@ -109,6 +119,7 @@ class ClipProcessor:
             except DepthUnavailable as error:
                 result.skips.append(Skip(clip.clip_id, "depth-unavailable", str(error)))
                 return
+        rotation = _rotation_record(video)
         # Stored timestamps are presentation times relative to the clip's start.
         times = np.maximum(index.timestamps - (clip.start_seconds or 0.0), 0.0)
         result.seconds["decode"] += time.perf_counter() - clock
@@ -117,14 +128,18 @@ class ClipProcessor:
         undecodable: list[int] = []
         for batch in window_batches(windows, max_frames=budget):
             clock = time.perf_counter()
-            frames, missing = video.read(sorted({first + i for window in batch for i in window.frames}))
+            try:
+                frames, missing = video.read(sorted({first + i for window in batch for i in window.frames}))
+            except VideoUnreadable as error:
+                result.skips.append(Skip(clip.clip_id, "unreadable-video", str(error)))
+                return
             result.seconds["decode"] += time.perf_counter() - clock
             undecodable += missing
             for window in batch:
                 if any(first + i not in frames for i in window.frames):
                     continue  # never a neighbouring frame in place of one that does not decode
                 try:
-                    triplet = self._window(clip, window, first, frames, intrinsics, times, result)
+                    triplet = self._window(clip, window, first, frames, intrinsics, times, result, rotation=rotation)
                 except DepthUnavailable as error:
                     result.skips.append(Skip(clip.clip_id, "depth-unavailable", str(error)))
                     return
@@ -143,17 +158,35 @@ class ClipProcessor:
             )
 
     def _intrinsics(self, clip: ClipSpec, video: VideoReader) -> np.ndarray | Skip:
+        """Intrinsics at the decoded frames' resolution. Sizes are the displayed (rotated) frame's, so a portrait
+        phone clip's intrinsics are portrait ones, and an assumed field of view is vertical in the upright image."""
         info = video.info
         if clip.intrinsics is not None:
             native = np.asarray(clip.intrinsics, dtype=np.float32)
             cx, cy = float(native[0, 2]), float(native[1, 2])
+            turned = f", displayed rotated {info.rotation} degrees from the stored frames" if info.rotation else ""
             if not (0 <= cx <= info.width and 0 <= cy <= info.height):
                 return Skip(
                     clip.clip_id,
                     "bad-intrinsics",
                     f"{clip.video_path}: intrinsics: principal point (cx, cy) = ({cx:g}, {cy:g}) lies outside the "
-                    f"{info.width}x{info.height} video (expected 0 <= cx <= {info.width}, 0 <= cy <= {info.height}: "
-                    "intrinsics at the video's native resolution)",
+                    f"{info.width}x{info.height} video{turned} (expected 0 <= cx <= {info.width}, 0 <= cy <= "
+                    f"{info.height}: intrinsics at the video's native resolution)",
+                )
+            offset = max(abs(cx / info.width - 0.5), abs(cy / info.height - 0.5))
+            if offset > PRINCIPAL_POINT_MAX_OFFSET:
+                hint = (
+                    "; they look like intrinsics of the stored, unrotated frames: give them for the upright video"
+                    if info.rotation in (90, 270)
+                    else ""
+                )
+                return Skip(
+                    clip.clip_id,
+                    "bad-intrinsics",
+                    f"{clip.video_path}: intrinsics: principal point (cx, cy) = ({cx:g}, {cy:g}) is far from the "
+                    f"centre of the {info.width}x{info.height} video{turned} (expected within "
+                    f"{PRINCIPAL_POINT_MAX_OFFSET:.0%} of the size from the centre, intrinsics at the displayed "
+                    f"frame's native resolution){hint}",
                 )
         elif self.config.assume_fovy_degrees is not None:
             native = intrinsics_from_fov(
@@ -177,6 +210,8 @@ class ClipProcessor:
         intrinsics: np.ndarray,
         times: np.ndarray,
         result: ClipResult,
+        *,
+        rotation: dict | None = None,
     ) -> Triplet | None:
         config = self.config
         key = f"{clip.clip_id}-r{first + window.reference:06d}"
@@ -205,7 +240,13 @@ class ClipProcessor:
         clock = time.perf_counter()
         try:
             lifted = lift_window(
-                tracks2d, visibility, depth, intrinsics, depth_config=config.depth, ego_motion=config.ego_motion
+                tracks2d,
+                visibility,
+                depth,
+                intrinsics,
+                depth_config=config.depth,
+                ego_motion=config.ego_motion,
+                camera_fixed=clip.extras.get(CAMERA_FIXED_KEY) is True,
             )
         except EgoMotionFailed as error:
             result.skips.append(Skip(clip.clip_id, "ego-motion-failed", f"{key}: {error}"))
@@ -220,7 +261,9 @@ class ClipProcessor:
             return None
 
         stored_indices = np.asarray([first + i for i in window.stored], dtype=np.int64)
-        extras = {**clip.extras}
+        extras = {key: value for key, value in clip.extras.items() if key != EXPECTED_FRAMES_KEY}
+        if rotation is not None:
+            extras["video_rotation"] = rotation
         if clip.state_path is not None:
             extras["state"] = state_at(clip.state_path, int(stored_indices[0]))
         return Triplet(
@@ -246,3 +289,12 @@ class ClipProcessor:
             extras=extras,
             ego_motion=lifted.record(),
         )
+
+
+def _rotation_record(video: VideoReader) -> dict | None:
+    """What the sample's meta says about a display rotation applied to the stored frames (None: none was)."""
+    index = video.index
+    if not index.rotation:
+        return None
+    width, height = index.stored_size
+    return {"degrees_counterclockwise": index.rotation, "stored_size": [width, height]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dynaflip.config import ConfigError
 from dynaflip.models.text_encoder import DEFAULT_TEXT_ENCODER
 from dynaflip.schema import DEFAULT_FLOW_STEPS, DEFAULT_GRID_SIZE
 
@@ -74,6 +75,10 @@ class FilterConfig:
     min_depth_fraction: float = 0.5
 
 
+EGO_MOTION_MODES = ("auto", "estimate", "recorded", "disabled")
+MIN_STATIC_POINTS = 4
+
+
 @dataclass
 class EgoMotionConfig:
     """Removal of the camera's own motion from the 3D flow (extract/egomotion.py).
@@ -81,7 +86,14 @@ class EgoMotionConfig:
     mode: ``auto`` uses recorded camera poses when the source has them and estimates the motion from the
     static background otherwise; ``estimate`` always estimates (recorded poses are ignored); ``recorded`` uses
     recorded poses only (without them the camera motion stays in); ``disabled`` never removes it (the camera is
-    treated as static). How it was removed is recorded in each sample's meta (``ego_motion``).
+    treated as static). How it was removed, and why, is recorded in each sample's meta (``ego_motion``).
+
+    A fixed camera is the common case (robot cameras), and a large moving object in front of one would be
+    taken for the background by the fit. So before fitting, "the camera did not move" is tested: it is kept
+    when it explains at least ``keep_static_ratio`` times as many points as the best fitted motion (and enough
+    points by the two minimums below). In ``auto`` mode a camera the source says is fixed (LeRobot's non-wrist
+    cameras, a ``camera_fixed: true`` sidecar field) is not estimated at all, unless
+    ``trust_source_fixed_cameras`` is false.
     """
 
     mode: Literal["auto", "estimate", "recorded", "disabled"] = "auto"
@@ -90,8 +102,32 @@ class EgoMotionConfig:
     threshold_pixels: float = 2.0
     # Estimation fails, and the window is skipped as ego-motion-failed, when at some step fewer than
     # min_static_points tracked points, or fewer than min_static_fraction of them, agree on one motion.
+    # At least 4: PnP and a homography are not defined by fewer points.
     min_static_points: int = 12
     min_static_fraction: float = 0.3
+    # No camera motion is kept when it explains at least this share of the points the best fitted motion
+    # explains (0.5: an object covering up to two thirds of the grid in front of a fixed camera stays an object).
+    keep_static_ratio: float = 0.5
+    trust_source_fixed_cameras: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in EGO_MOTION_MODES:
+            raise ConfigError(f"'ego_motion.mode': expected one of {list(EGO_MOTION_MODES)}, got {self.mode!r}")
+        if not self.threshold_pixels > 0:
+            raise ConfigError(f"'ego_motion.threshold_pixels': expected a number > 0, got {self.threshold_pixels}")
+        if self.min_static_points < MIN_STATIC_POINTS:
+            raise ConfigError(
+                f"'ego_motion.min_static_points': expected an integer >= {MIN_STATIC_POINTS} (a camera motion is not "
+                f"defined by fewer points: PnP and a homography need 4), got {self.min_static_points}"
+            )
+        if not 0 <= self.min_static_fraction <= 1:
+            raise ConfigError(
+                f"'ego_motion.min_static_fraction': expected a number in [0, 1], got {self.min_static_fraction}"
+            )
+        if not 0 < self.keep_static_ratio <= 1:
+            raise ConfigError(
+                f"'ego_motion.keep_static_ratio': expected a number in (0, 1], got {self.keep_static_ratio}"
+            )
 
 
 @dataclass

@@ -12,7 +12,11 @@ the static background, taken to be the largest set of tracked points that one ca
   camera's rotation exactly, and the effect of its translation on a distant or planar background.
 
 Stated assumption: the static background is the largest rigid set of tracked points. A moving object that
-covers most of the tracked grid would be taken for the background.
+covers most of the tracked grid would be taken for the background, so before any fit the hypothesis "the camera
+did not move" is tested, and kept when it explains at least ``keep_static_ratio`` times as many points as the
+best fitted motion (a fixed camera, the common case for robot data, with a large object moving in front of it).
+Each sample's ``ego_motion`` meta says which hypothesis was kept (``decision``) and how many points agreed with
+no camera motion.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ from dynaflip.geometry import (
 EGO_MOTION_MODES = ("auto", "estimate", "recorded", "disabled")
 # How the camera motion was removed, as recorded in a sample's meta.json (schema: EGO_MOTION_METHODS).
 RECORDED, PNP, HOMOGRAPHY, NONE = "recorded-poses", "pnp-ransac", "homography-ransac", "none"
+# Why (the meta's ``decision``): a fitted motion explained clearly more points than no motion; no motion explained
+# enough of them; the source says the camera is fixed; poses were recorded; removal is off (or no poses in mode
+# "recorded").
+FITTED, NO_MOTION_KEPT, FIXED_BY_SOURCE, POSES, NOT_REMOVED = (
+    "fitted",
+    "no-motion-kept",
+    "fixed-by-source",
+    "recorded-poses",
+    "not-removed",
+)
 
 
 class EgoMotionFailed(DynaflipError, RuntimeError):
@@ -59,6 +73,8 @@ class CameraMotion:
     static: np.ndarray
     residual: np.ndarray
     homographies: np.ndarray | None = None
+    decision: str | None = None
+    no_motion_fraction: list[float] | None = None  # per step 1..K-1: share of usable points agreeing with no motion
 
     @property
     def removed(self) -> bool:
@@ -76,6 +92,10 @@ class CameraMotion:
         if self.method in (RECORDED, PNP):
             record["rotation_degrees"] = [round(rotation_degrees(self.to_reference[k]), 4) for k in steps]
             record["translation"] = [round(float(np.linalg.norm(self.to_reference[k][:3, 3])), 5) for k in steps]
+        if self.decision is not None:
+            record["decision"] = self.decision
+        if self.no_motion_fraction is not None:
+            record["no_motion_fraction"] = self.no_motion_fraction
         return record
 
 
@@ -112,10 +132,67 @@ def estimate_camera_motion(
     threshold_pixels: float,
     min_static_points: int,
     min_static_fraction: float,
+    keep_static_ratio: float | None = None,
 ) -> CameraMotion:
     """PnP per step when ``reference`` depth is given, else a homography per step. Raises
     :class:`EgoMotionFailed` when, at some step, fewer than ``min_static_points`` tracked points, or than
-    ``min_static_fraction`` of them, agree on one motion within ``threshold_pixels``."""
+    ``min_static_fraction`` of them, agree on one motion within ``threshold_pixels``.
+
+    With ``keep_static_ratio``, no camera motion is tested first: it is kept (method "none", decision
+    "no-motion-kept") when it passes the same two minimums and explains at least ``keep_static_ratio`` times as
+    many points as the fitted motion; the fit is skipped when no fit could explain enough more."""
+    if keep_static_ratio is None:
+        return _fit_camera_motion(
+            tracks2d,
+            visibility,
+            reference,
+            intrinsics,
+            threshold_pixels=threshold_pixels,
+            min_static_points=min_static_points,
+            min_static_fraction=min_static_fraction,
+        )
+    still = static_camera(tracks2d, visibility, reference, intrinsics, threshold_pixels=threshold_pixels)
+    usable = (visibility & (reference.valid if reference is not None else True))[1:]
+    tracked = usable.sum(axis=1)
+    agree = (still.static[1:] & usable).sum(axis=1)
+    still.no_motion_fraction = [round(float(a / max(1, t)), 4) for a, t in zip(agree, tracked, strict=True)]
+    enough = bool(np.all(agree >= min_static_points) and np.all(agree >= min_static_fraction * tracked))
+    if enough and agree.sum() >= keep_static_ratio * tracked.sum():
+        still.decision = NO_MOTION_KEPT  # no fit can explain 1 / keep_static_ratio times as many points
+        return still
+    try:
+        motion = _fit_camera_motion(
+            tracks2d,
+            visibility,
+            reference,
+            intrinsics,
+            threshold_pixels=threshold_pixels,
+            min_static_points=min_static_points,
+            min_static_fraction=min_static_fraction,
+        )
+    except EgoMotionFailed:
+        if not enough:
+            raise
+        still.decision = NO_MOTION_KEPT
+        return still
+    fitted = (motion.static[1:] & usable).sum()
+    if enough and agree.sum() >= keep_static_ratio * fitted:
+        still.decision = NO_MOTION_KEPT
+        return still
+    motion.decision, motion.no_motion_fraction = FITTED, still.no_motion_fraction
+    return motion
+
+
+def _fit_camera_motion(
+    tracks2d: np.ndarray,
+    visibility: np.ndarray,
+    reference: ReferencePoints | None,
+    intrinsics: np.ndarray,
+    *,
+    threshold_pixels: float,
+    min_static_points: int,
+    min_static_fraction: float,
+) -> CameraMotion:
     tracks2d = np.asarray(tracks2d, dtype=np.float64)
     num_steps = len(tracks2d)
     to_reference = np.tile(np.eye(4), (num_steps, 1, 1))
@@ -130,12 +207,17 @@ def estimate_camera_motion(
                 f"step {step}: {count} tracked points{' with reference depth' if reference is not None else ''}, "
                 f"too few to estimate the camera motion (min_static_points {min_static_points})"
             )
-        if reference is not None:
-            to_reference[step] = _pnp(
-                reference.points[usable], tracks2d[step, usable], intrinsics, threshold_pixels=threshold_pixels
-            )
-        else:
-            homographies[step] = _homography(tracks2d[0, usable], tracks2d[step, usable], threshold_pixels)
+        try:
+            if reference is not None:
+                to_reference[step] = _pnp(
+                    reference.points[usable], tracks2d[step, usable], intrinsics, threshold_pixels=threshold_pixels
+                )
+            else:
+                homographies[step] = _homography(tracks2d[0, usable], tracks2d[step, usable], threshold_pixels)
+        except cv2.error as error:  # degenerate input OpenCV asserts on: this window's failure, not the worker's
+            what = "solvePnPRansac" if reference is not None else "findHomography"
+            message = " ".join(str(error).split())[-160:]
+            raise EgoMotionFailed(f"step {step}: OpenCV {what} failed on {count} points ({message})") from None
     motion = _with_residuals(
         HOMOGRAPHY if reference is None else PNP,
         tracks2d,

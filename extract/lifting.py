@@ -19,8 +19,11 @@ from .config import DepthConfig, EgoMotionConfig
 from .depth.base import DepthResult
 from .depth.relative import align_to_reference
 from .egomotion import (
+    FIXED_BY_SOURCE,
     HOMOGRAPHY,
+    NOT_REMOVED,
     PNP,
+    POSES,
     CameraMotion,
     ReferencePoints,
     estimate_camera_motion,
@@ -57,8 +60,10 @@ def lift_window(
     *,
     depth_config: DepthConfig,
     ego_motion: EgoMotionConfig,
+    camera_fixed: bool = False,
 ) -> LiftedWindow:
-    """Lift a window; raises :class:`~.egomotion.EgoMotionFailed` when its camera motion cannot be estimated."""
+    """Lift a window; raises :class:`~.egomotion.EgoMotionFailed` when its camera motion cannot be estimated.
+    ``camera_fixed``: the source says the camera does not move (used in mode "auto" when trusted)."""
     clock = time.perf_counter()
     limits = {
         "min_depth": depth_config.min_depth,
@@ -72,6 +77,10 @@ def lift_window(
     poses = depth.cam_to_world if ego_motion.mode in ("auto", "recorded") and reference is not None else None
     if poses is not None:
         motion = recorded_camera_motion(poses, tracks2d, visibility, reference, intrinsics, threshold_pixels=threshold)
+        motion.decision = POSES
+    elif ego_motion.mode == "auto" and camera_fixed and ego_motion.trust_source_fixed_cameras:
+        motion = static_camera(tracks2d, visibility, reference, intrinsics, threshold_pixels=threshold)
+        motion.decision = FIXED_BY_SOURCE
     elif ego_motion.mode in ("auto", "estimate"):
         motion = estimate_camera_motion(
             tracks2d,
@@ -81,9 +90,11 @@ def lift_window(
             threshold_pixels=threshold,
             min_static_points=ego_motion.min_static_points,
             min_static_fraction=ego_motion.min_static_fraction,
+            keep_static_ratio=ego_motion.keep_static_ratio,
         )
     else:
         motion = static_camera(tracks2d, visibility, reference, intrinsics, threshold_pixels=threshold)
+        motion.decision = NOT_REMOVED
 
     maps, scales = depth.depth, None
     if depth.kind == "relative":

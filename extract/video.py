@@ -6,8 +6,13 @@ read from the container's packets (no decoding). Packets the container marks as 
 phone cameras write them) or corrupt (a truncated file) are not frames, so the index never lists a frame that
 cannot exist; a frame the index lists but the decoder cannot produce is reported missing, never replaced by a
 neighbour (decord returned the previous image for such "phantom" frames). Frame ``i`` of a video is the i-th
-entry of this index, and times are seconds from the stream's start (its first presentation time, 0 for
-almost every mp4/mkv/webm), so variable-frame-rate video keeps its true timing.
+entry of this index, and times are seconds from the first presented frame (0 for that frame in every
+container: an AVI with B-frames gives its first frame a presentation time one frame in, which is not kept), so
+variable-frame-rate video keeps its true timing.
+
+Phone video is stored as the camera sensor reads it, with the display rotation (90/180/270 degrees) as a display
+matrix; players apply it, and so does this reader: frames, sizes and everything measured on them (intrinsics,
+depth maps) are those of the displayed, upright image. ``FrameIndex.rotation`` says what was applied.
 
 Reading seeks to the keyframe at or before the first wanted frame and decodes forward, continuing instead of
 seeking again when no keyframe lies between, so a long file holding many clips is decoded window by window.
@@ -54,6 +59,7 @@ class VideoInfo:
     fps: float  # average over the decodable frames
     variable_frame_rate: bool
     container_frames: int  # what the container's header claims (0 when it does not say)
+    rotation: int = 0  # degrees counter-clockwise applied to the stored frames for display (0, 90, 180, 270)
 
 
 @dataclass
@@ -78,9 +84,15 @@ class FrameIndex:
     start_pts: int
     codec: str
     decoder: str
-    width: int
+    width: int  # of the displayed (rotated) frames
     height: int
     container_frames: int
+    rotation: int = 0  # degrees counter-clockwise the stored frames are turned for display (0, 90, 180, 270)
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the frames as the file stores them, before the display rotation."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -172,8 +184,11 @@ def _build_index(path: str) -> FrameIndex:
         if stream.time_base is None:
             raise VideoUnreadable(f"{path}: the video stream has no time base")
         pts, keyframe = [], []
+        rotation: int | None = None
         try:
             for packet in container.demux(stream):
+                if rotation is None and packet.size:
+                    rotation = _rotation_from(stream, packet)
                 if not packet.size or packet.is_discard or packet.is_corrupt:
                     continue  # flush marker, edit-list discard, truncated data: none is a shown frame
                 stamp = packet.pts if packet.pts is not None else packet.dts
@@ -188,16 +203,23 @@ def _build_index(path: str) -> FrameIndex:
         except Exception as error:  # a damaged container part-way: the packets read so far stand
             if not pts:
                 raise VideoUnreadable(f"{path}: cannot read packets ({_one_line(error)})") from None
+        if rotation is None and pts:
+            rotation = _flushed_rotation(stream)
         if not pts:
             raise VideoUnreadable(f"{path}: the video stream holds no frames")
         order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
         sorted_pts = np.asarray(pts, dtype=np.int64)[order]
         unique = np.concatenate([[True], np.diff(sorted_pts) > 0])  # a repeated pts would be one shown frame
         sorted_pts, flags = sorted_pts[unique], np.asarray(keyframe, dtype=bool)[order][unique]
-        start = stream.start_time if stream.start_time is not None else int(sorted_pts[0])
-        start = min(int(start), int(sorted_pts[0]))
+        # Time 0 is the first presented frame: the stream's start_time is the same in mp4/mkv/webm, but AVI
+        # (no presentation times of its own) with B-frames puts its first frame one frame after it.
+        start = int(sorted_pts[0])
         time_base = Fraction(stream.time_base)
         context = stream.codec_context
+        rotation = rotation or 0
+        width, height = int(context.width), int(context.height)
+        if rotation in (90, 270):
+            width, height = height, width
         return FrameIndex(
             pts=sorted_pts,
             timestamps=(sorted_pts - start).astype(np.float64) * float(time_base),
@@ -206,12 +228,48 @@ def _build_index(path: str) -> FrameIndex:
             start_pts=start,
             codec=context.codec.canonical_name,
             decoder=context.name,
-            width=int(context.width),
-            height=int(context.height),
+            width=width,
+            height=height,
             container_frames=int(stream.frames or 0),
+            rotation=rotation,
         )
     finally:
         container.close()
+
+
+def _rotation_from(stream, packet) -> int | None:
+    """The display rotation (0, 90, 180, 270 degrees counter-clockwise) from the first frame the decoder gives
+    for the stream's first packets: FFmpeg attaches the container's display matrix to each decoded frame
+    (PyAV's ``frame.rotation``), and PyAV reads no stream side data. None until a frame comes out."""
+    import av
+
+    try:
+        frames = stream.codec_context.decode(packet)
+    except (av.FFmpegError, EOFError):
+        return 0  # an undecodable first packet: no rotation known, the frames are read as stored
+    for frame in frames:
+        return _normalise_rotation(getattr(frame, "rotation", 0))
+    return None
+
+
+def _flushed_rotation(stream) -> int:
+    """The rotation from the frames a decoder still holds at the end (a file shorter than its delay)."""
+    import av
+
+    try:
+        for frame in stream.codec_context.decode(None):
+            return _normalise_rotation(getattr(frame, "rotation", 0))
+    except (av.FFmpegError, EOFError):
+        pass
+    return 0
+
+
+def _normalise_rotation(degrees: float | int | None) -> int:
+    """FFmpeg's [-180, 180] display rotation as 0, 90, 180 or 270 (nearest quarter turn: phones write
+    exact quarter turns; anything else is not a rotation this reader applies)."""
+    if not degrees:
+        return 0
+    return round(float(degrees) / 90.0) % 4 * 90
 
 
 # ---- reading frames --------------------------------------------------------------------------------------
@@ -232,7 +290,7 @@ class VideoReader:
     ) -> None:
         self.path = os.fspath(path)
         self.index = frame_index(self.path)
-        native = (self.index.width, self.index.height)
+        native = (self.index.width, self.index.height)  # displayed, after the rotation
         if size is not None:
             if len(size) != 2 or min(int(size[0]), int(size[1])) < 1:
                 raise ValueError(f"size: expected (width, height) >= 1, got {size}")
@@ -240,6 +298,9 @@ class VideoReader:
         else:
             self.width, self.height = output_size(*native, short_side=short_side)
         self._resize = (self.width, self.height) != native
+        # The decoder's frames are stored-orientation: resize them to the output size turned back, then rotate.
+        self._turns = self.index.rotation // 90
+        self._decode_size = (self.height, self.width) if self._turns % 2 else (self.width, self.height)
         self._container = _open(self.path)
         self._stream = self._container.streams.video[0]
         self._stream.codec_context.thread_count = max(1, int(threads))
@@ -270,6 +331,7 @@ class VideoReader:
             fps=fps,
             variable_frame_rate=index.variable_frame_rate(),
             container_frames=index.container_frames,
+            rotation=index.rotation,
         )
 
     def close(self) -> None:
@@ -336,8 +398,18 @@ class VideoReader:
                 self._seek_works = False
         if not self._seek_works:
             self._container.seek(0)  # back to the very start: decode forward from there
-        first = True
+        first, previous = True, -1
         for number, frame in self._decoded():
+            if number <= previous:
+                # The decoder gives frames in presentation order, so their times must increase: here they do
+                # not (H.264 with B-frames in AVI, which stores no presentation times). Numbering frames by
+                # those times would hand out the wrong images.
+                raise VideoUnreadable(
+                    f"{self.path}: decoded frames' timestamps are not in presentation order (frame time "
+                    f"{float(self.index.timestamps[number]):.3f} s after {float(self.index.timestamps[previous]):.3f} "
+                    "s); re-encode it (ffmpeg -i IN OUT.mp4)"
+                )
+            previous = number
             if first and self._seek_works and number > key:
                 # The demuxer landed after the keyframe (a file without a usable index): from now on
                 # this file is decoded forward from its start whenever we go back.
@@ -375,8 +447,15 @@ class VideoReader:
 
     def _convert(self, frame) -> np.ndarray:
         if self._resize:
-            return frame.to_ndarray(width=self.width, height=self.height, format="rgb24", interpolation=INTERPOLATION)
-        return frame.to_ndarray(format="rgb24")
+            width, height = self._decode_size
+            image = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation=INTERPOLATION)
+        else:
+            image = frame.to_ndarray(format="rgb24")
+        return self._upright(image)
+
+    def _upright(self, image: np.ndarray) -> np.ndarray:
+        """The stored-orientation image turned as the display matrix says (np.rot90 turns counter-clockwise)."""
+        return np.ascontiguousarray(np.rot90(image, k=self._turns)) if self._turns else image
 
 
 # ---- one-call helpers ------------------------------------------------------------------------------------

@@ -267,15 +267,20 @@ def test_depth_video_quantization_round_trip():
     depth = np.linspace(0.01, 10.0, 20001)
     for use_log in (True, False):
         spec = DepthVideo(path="", stream="d", time_offset_seconds=0.0, frame_interval_seconds=0.1, use_log=use_log)
-        back = spec.dequantize(spec.quantize(depth)).astype(np.float64)
+        codes = spec.quantize(depth)
+        back = spec.dequantize(codes).astype(np.float64)
         if use_log:
             step = (np.log(10.0 + 3.5) - np.log(0.01 + 3.5)) / QMAX * (depth + 3.5)
         else:
             step = np.full_like(depth, (10.0 - 0.01) / QMAX)
-        assert np.all(np.abs(back - depth) <= 0.5 * step * 1.001 + 1e-6)
-        assert np.abs(back - depth).max() > 0.3 * step.min()  # the instrument resolves the quantization
+        inside = (codes > 0) & (codes < QMAX)  # the end codes are holes / saturation: unknown (0)
+        assert inside.mean() > 0.999 and np.all(back[~inside] == 0)
+        assert np.all(np.abs(back - depth)[inside] <= 0.5 * step[inside] * 1.001 + 1e-6)
+        assert np.abs(back - depth)[inside].max() > 0.3 * step.min()  # the instrument resolves the quantization
     spec = DepthVideo(path="", stream="d", time_offset_seconds=0.0, frame_interval_seconds=0.1)
-    assert spec.dequantize(np.array([0, QMAX])).tolist() == pytest.approx([0.01, 10.0])
+    assert spec.dequantize(np.array([0, QMAX])).tolist() == [0.0, 0.0]  # a sensor hole, beyond depth_max
+    low, high = spec.dequantize(np.array([1, QMAX - 1])).tolist()
+    assert 0.01 < low < 0.015 and 9.98 < high < 10.0
 
 
 def test_corrupt_parquet_and_missing_video_are_counted_with_their_names(v3, tmp_path):

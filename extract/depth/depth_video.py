@@ -50,6 +50,10 @@ class DepthVideo:
     shift: float = DEFAULT_SHIFT
     use_log: bool = DEFAULT_USE_LOG
     parameters_recorded: bool = True  # False: the dataset did not record them and LeRobot's defaults apply
+    # The unit the camera recorded in (LeRobot's ``depth_unit``: "m" or "mm"), as the dataset says; None when
+    # it does not. The codes do not depend on it (LeRobot quantizes in that unit with depth_min, depth_max and
+    # shift converted to it, so the ratios are the same), and dequantized depth is metres either way.
+    recorded_unit: str | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.depth_min) and math.isfinite(self.depth_max) and self.depth_max > self.depth_min):
@@ -65,13 +69,18 @@ class DepthVideo:
         return cls(**{key: value for key, value in extra.items() if key not in ("encoding", "units")})
 
     def dequantize(self, codes: np.ndarray) -> np.ndarray:
-        """(..., H, W) codes 0..4095 -> float32 metres in [depth_min, depth_max] (LeRobot's inverse)."""
+        """(..., H, W) codes 0..4095 -> float32 metres in [depth_min, depth_max] (LeRobot's inverse), and 0
+        (unknown) for the two end codes: quantizing clips a sensor's hole (depth 0) to code 0 and anything beyond
+        the range to 4095, so neither is a measurement; LeRobot's reader would return depth_min (1 cm) for a
+        hole, a point right in front of the lens."""
+        codes = np.asarray(codes)
         if self.use_log:
             low, high = math.log(self.depth_min + self.shift), math.log(self.depth_max + self.shift)
             depth = np.exp(codes.astype(np.float64) * ((high - low) / QMAX) + low) - self.shift
         else:
             depth = codes.astype(np.float64) * ((self.depth_max - self.depth_min) / QMAX) + self.depth_min
-        return np.clip(depth, self.depth_min, self.depth_max).astype(np.float32)
+        depth = np.clip(depth, self.depth_min, self.depth_max)
+        return np.where((codes <= 0) | (codes >= QMAX), 0.0, depth).astype(np.float32)
 
     def quantize(self, depth: np.ndarray) -> np.ndarray:
         """float metres -> uint16 codes (LeRobot's ``quantize_depth``; used to write test data)."""
@@ -140,4 +149,4 @@ class _CodeReader(VideoReader):
         return self._stream.codec_context.pix_fmt or ""
 
     def _convert(self, frame) -> np.ndarray:
-        return frame.to_ndarray(format="gray12le")
+        return self._upright(frame.to_ndarray(format="gray12le"))

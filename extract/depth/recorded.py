@@ -1,6 +1,7 @@
 """Depth recorded with the video: a ``NAME.depth.npz`` sidecar named by the clip's ``depth_path``.
 
-The file holds ``depth`` float32 (T, H, W) metres (0 or NaN where unknown), one map per video frame, and
+The file holds ``depth`` float32 (T, H, W) metres (0, NaN, inf or 65.535 where unknown: the "no return" values
+depth cameras write, all read as unknown and never lifted), one map per video frame, and
 optionally ``cam_to_world`` (T, 4, 4) OpenCV camera poses. Map ``i`` belongs to the video's i-th decodable
 frame. Depth of any resolution is resized to the frames' resolution with nearest-neighbour sampling
 (interpolating across a depth edge would invent points floating between the foreground and the
@@ -27,6 +28,9 @@ class Recording:
     depth: np.ndarray  # (T, H, W) float32 metres
     cam_to_world: np.ndarray | None  # (T, 4, 4) float64
 
+
+# 0xFFFF millimetres, as metres or left in millimetres: the "no return" code of 16-bit depth cameras.
+NO_RETURN_METRES, NO_RETURN_MILLIMETRES = 65.535, 65535.0
 
 # How to extract videos without recorded depth; said at the start of a run and in every skip.
 NO_DEPTH_FIX = (
@@ -94,7 +98,7 @@ class RecordedDepth:
         height, width = frames.shape[1:3]
         _check_aspect(path, recording.depth.shape[1:], (height, width))
         # Fancy indexing copies, so the caller never holds a view into the cached arrays.
-        depth = resize_nearest(recording.depth[indices], height=height, width=width)
+        depth = resize_nearest(no_return_to_unknown(recording.depth[indices]), height=height, width=width)
         poses = None if recording.cam_to_world is None else recording.cam_to_world[indices]
         return DepthResult(depth=depth, kind=self.kind, cam_to_world=poses)
 
@@ -114,6 +118,16 @@ class RecordedDepth:
             while len(self._cache) > self.cache_files:
                 self._cache.popitem(last=False)
         return recording
+
+
+def no_return_to_unknown(depth: np.ndarray) -> np.ndarray:
+    """``depth`` with every "no return" value set to 0 (unknown), in place: NaN, +-inf, 0 and negative values, and
+    the saturated 16-bit code in metres or millimetres (65.535 / 65535: RealSense, Kinect and ZED exports write a
+    hole as 0xFFFF), which would otherwise pass as a point 65 m away."""
+    saturated = (np.abs(depth - NO_RETURN_METRES) < 5e-4) | (depth == NO_RETURN_MILLIMETRES)
+    bad = ~np.isfinite(depth) | (depth <= 0) | saturated
+    depth[bad] = 0.0
+    return depth
 
 
 def _no_depth_path(clip: ClipSpec) -> str:

@@ -2,7 +2,9 @@
 
 The quantization LeRobot used is read from the depth feature's ``info`` (``video.depth_min``,
 ``video.depth_max``, ``video.shift``, ``video.use_log``, in metres); when the dataset does not record them,
-LeRobot's own defaults apply, as in its reader, and the sample's metadata says so.
+LeRobot's own defaults apply, as in its reader, and the sample's metadata says so. LeRobot 0.6 also records
+the unit the camera gave (``depth_unit``, "m" or "mm"; features named ``observation.depth.<camera>``): it is
+checked and kept in the sample's metadata, and does not change the metres decoded (see DepthVideo).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ...depth.depth_video import (
 from .episodes import VideoSpan
 from .meta import DatasetMeta, LeRobotFormatError, feature_info
 
+# LeRobot 0.6's ``depth_unit`` values (metres, millimetres); depth_min, depth_max and shift are metres either way.
+DEPTH_UNITS = ("m", "mm")
 _PARAMETERS = {
     "depth_min": DEFAULT_DEPTH_MIN,
     "depth_max": DEFAULT_DEPTH_MAX,
@@ -40,6 +44,9 @@ def depth_video(meta: DatasetMeta, key: str, depth: VideoSpan, rgb: VideoSpan) -
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise LeRobotFormatError(f"{where}: field 'video.{name}': expected a number in metres, got {value!r}")
         values[name] = float(value)
+    unit = info.get("depth_unit")
+    if unit is not None and unit not in DEPTH_UNITS:
+        raise LeRobotFormatError(f"{where}: field 'depth_unit': expected one of {list(DEPTH_UNITS)}, got {unit!r}")
     use_log = info.get("video.use_log")
     if use_log is None:
         recorded, use_log = False, DEFAULT_USE_LOG
@@ -53,6 +60,7 @@ def depth_video(meta: DatasetMeta, key: str, depth: VideoSpan, rgb: VideoSpan) -
             frame_interval_seconds=1.0 / meta.fps,
             use_log=use_log,
             parameters_recorded=recorded,
+            recorded_unit=unit,
             **values,
         )
     except ValueError as error:

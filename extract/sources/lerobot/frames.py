@@ -3,6 +3,12 @@
 Every LeRobot data file has the columns ``episode_index``, ``frame_index``, ``timestamp`` (seconds from the
 episode's start) and ``task_index``; a v3.x file holds many episodes, so the last file read is kept and
 the episodes of one file (read in index order) cost one read.
+
+Finer language, where present (LeRobot 0.6): a ``subtask_index`` column (into ``meta/subtasks.parquet``), and the
+``language_persistent`` / ``language_events`` columns (lists of ``{role, content, style, ...}`` rows: persistent
+rows carry the time from which they hold and are repeated on every frame of the episode; event rows sit on the
+frame they fire at). Those lists can be long, so they are read for one episode at a time, filtered on
+``episode_index``: LeRobot writes one row group per episode, whose statistics let pyarrow skip the others.
 """
 
 from __future__ import annotations
@@ -12,15 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .parquet import ParquetUnreadable, read_columns
+from .parquet import ParquetUnreadable, column_names, read_columns
 
 FRAME_COLUMNS = ["episode_index", "frame_index", "timestamp"]
+LANGUAGE_PERSISTENT, LANGUAGE_EVENTS = "language_persistent", "language_events"
 
 
 @dataclass(frozen=True)
 class EpisodeFrames:
     timestamps: np.ndarray  # (T,) float64 seconds from the episode's start, increasing
     task_indices: np.ndarray | None  # (T,) int64, or None when the file has no task_index column
+    subtask_indices: np.ndarray | None = None  # (T,) int64 (-1: none), or None without a subtask_index column
+    persistent: tuple[dict, ...] = ()  # the episode's language_persistent rows
+    events: tuple[tuple[dict, ...], ...] = ()  # per frame, its language_events rows (empty without the column)
 
 
 class FrameTables:
@@ -30,6 +40,7 @@ class FrameTables:
         self._path: Path | None = None
         self._columns: dict[str, np.ndarray] | None = None
         self._error: ParquetUnreadable | None = None
+        self._names: set[str] = set()
 
     def episode(self, path: Path, episode_index: int) -> EpisodeFrames:
         """The frames of ``episode_index`` in ``path``; raises :class:`ParquetUnreadable` naming the file."""
@@ -51,13 +62,55 @@ class FrameTables:
                 f"got {_preview(timestamps)}"
             )
         tasks = columns.get("task_index")
-        return EpisodeFrames(timestamps=timestamps, task_indices=None if tasks is None else tasks[order])
+        subtasks = columns.get("subtask_index")
+        persistent, events = self._language(path, episode_index, frame_index_order=columns["frame_index"][rows])
+        return EpisodeFrames(
+            timestamps=timestamps,
+            task_indices=None if tasks is None else tasks[order],
+            subtask_indices=None if subtasks is None else subtasks[order],
+            persistent=persistent,
+            events=events,
+        )
+
+    def _language(
+        self, path: Path, episode_index: int, *, frame_index_order: np.ndarray
+    ) -> tuple[tuple[dict, ...], tuple[tuple[dict, ...], ...]]:
+        present = [name for name in (LANGUAGE_PERSISTENT, LANGUAGE_EVENTS) if name in self._names]
+        if not present:
+            return (), ()
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(
+                path, columns=["frame_index", *present], filters=[("episode_index", "=", int(episode_index))]
+            ).sort_by("frame_index")
+        except Exception as error:
+            raise ParquetUnreadable(f"{path}: cannot read language columns ({type(error).__name__}: {error})") from None
+        persistent: tuple[dict, ...] = ()
+        if LANGUAGE_PERSISTENT in present:
+            for rows in table.column(LANGUAGE_PERSISTENT).to_pylist():
+                if rows:  # the same list on every frame: the first non-empty one is the episode's
+                    persistent = tuple(row for row in rows if isinstance(row, dict))
+                    break
+        events: tuple[tuple[dict, ...], ...] = ()
+        if LANGUAGE_EVENTS in present:
+            events = tuple(
+                tuple(row for row in (rows or []) if isinstance(row, dict))
+                for rows in table.column(LANGUAGE_EVENTS).to_pylist()
+            )
+        if events and len(events) != len(frame_index_order):
+            raise ParquetUnreadable(
+                f"{path}: episode {episode_index}: column '{LANGUAGE_EVENTS}': {len(events)} rows for "
+                f"{len(frame_index_order)} frames"
+            )
+        return persistent, events
 
     def _read(self, path: Path) -> dict[str, np.ndarray]:
         if self._path != path:
             # A failure is kept too: each episode of a broken shared file reports it without a new read.
-            self._path, self._columns, self._error = path, None, None
+            self._path, self._columns, self._error, self._names = path, None, None, set()
             try:
+                self._names = set(column_names(path))
                 self._columns = _load(path)
             except ParquetUnreadable as error:
                 self._error = error
@@ -68,12 +121,14 @@ class FrameTables:
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
-    raw = read_columns(path, FRAME_COLUMNS, optional=["task_index"])
+    raw = read_columns(path, FRAME_COLUMNS, optional=["task_index", "subtask_index"])
     try:
         columns = {name: np.asarray(raw[name], dtype=np.int64) for name in ("episode_index", "frame_index")}
         columns["timestamp"] = np.asarray(raw["timestamp"], dtype=np.float64)
         if "task_index" in raw:
             columns["task_index"] = np.asarray(raw["task_index"], dtype=np.int64)
+        if "subtask_index" in raw:  # null where a frame has no subtask
+            columns["subtask_index"] = np.asarray([-1 if v is None else v for v in raw["subtask_index"]], np.int64)
     except (TypeError, ValueError) as error:  # None (null) or non-numeric values
         raise ParquetUnreadable(f"{path}: frame columns are not all numbers ({error})") from None
     return columns

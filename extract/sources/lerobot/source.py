@@ -19,12 +19,14 @@ when present (:mod:`.intrinsics`); a paired depth video (:mod:`.depth`) as the c
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...clips import ClipSpec, SkippedClip, safe_id
+from ...frame_check import EXPECTED_FRAMES_KEY, expected_frames
 from ..ordering import ordered
 from .depth import depth_video
 from .episodes import Episode, VideoSpan, episode_id, read_episodes
@@ -35,7 +37,7 @@ from .meta import DatasetMeta, read_meta
 from .parquet import ParquetUnreadable
 from .segments import NoInstruction, Segment, task_segments
 from .selection import Camera, parse_episode_spec, select_cameras
-from .tasks import read_tasks
+from .tasks import read_subtasks, read_tasks
 
 SOURCE = "lerobot"
 EMBODIMENT = "robot"
@@ -43,6 +45,9 @@ EMBODIMENT = "robot"
 # sums of durations) and still be the episode's first frame; LeRobot's own reader tolerates 0.1 ms. Small, so
 # the samples' timestamps (seconds from the clip's start) are the episode's within 1 ms.
 START_SLACK_SECONDS = 1e-3
+# Camera keys naming a camera that moves with the robot (LeRobot's cameras are fixed or on the wrist); the
+# others are fixed, so their clips skip camera-motion estimation (ClipSpec.extras["camera_fixed"]).
+MOVING_CAMERA_WORDS = frozenset({"wrist", "hand", "gripper", "eef", "head"})
 
 
 def iter_lerobot_clips(
@@ -53,6 +58,7 @@ def iter_lerobot_clips(
     depth_keys: Mapping[str, str] | None = None,
     image_cache: str | os.PathLike[str] | None = None,
     intrinsics_required: bool = False,
+    fixed_cameras: Sequence[str] | None = None,
 ) -> Iterator[ClipSpec | SkippedClip]:
     """Clips of the dataset at ``root``: skipped items first (unreadable files, missing videos, episodes
     without an instruction), then clips sorted by id.
@@ -63,10 +69,13 @@ def iter_lerobot_clips(
     as lossless videos once, so the pipeline can decode them like any camera; required only for them.
     ``intrinsics_required``: refuse cameras without intrinsics in the dataset (set when no
     ``assume_fovy_degrees`` is configured, so a run does not skip every clip one by one).
+    ``fixed_cameras``: the camera keys that do not move (default: those without a word of
+    ``MOVING_CAMERA_WORDS`` such as "wrist" in their key; give ``[]`` for a mobile robot).
     Raises LeRobotFormatError / ValueError (one line) for a dataset or selection that cannot be read at all.
     """
     meta = read_meta(root)
     tasks = read_tasks(meta)
+    subtasks = read_subtasks(meta)
     table, skipped = read_episodes(meta)
     chosen = select_cameras(meta, cameras=cameras, depth_keys=depth_keys)
     selected = _select_episodes(meta, table, episodes, partial=any(s.reason == "unreadable-parquet" for s in skipped))
@@ -86,7 +95,10 @@ def iter_lerobot_clips(
                 "features; give image_cache, a folder for their frames as lossless videos"
             )
         images = ImageVideos(meta, Path(image_cache))
-    lister = _EpisodeLister(meta, tasks, chosen, camera_names([c.key for c in chosen]), intrinsics, images)
+    fixed = set(fixed_cameras) if fixed_cameras is not None else {c.key for c in chosen if is_fixed_camera(c.key)}
+    lister = _EpisodeLister(
+        meta, tasks, subtasks, chosen, camera_names([c.key for c in chosen]), intrinsics, images, fixed
+    )
     clips: list[ClipSpec] = []
     for episode in selected:
         lister.add(episode, clips, skipped)
@@ -99,17 +111,19 @@ class _EpisodeLister:
 
     meta: DatasetMeta
     tasks: dict[int, str]
+    subtasks: dict[int, str]
     cameras: list[Camera]
     names: dict[str, str]  # camera key -> id part
     intrinsics: dict[str, Any]
     images: ImageVideos | None
+    fixed: set[str]  # camera keys that do not move
     tables: FrameTables = field(default_factory=FrameTables)
 
     def add(self, episode: Episode, clips: list[ClipSpec], skipped: list[SkippedClip]) -> None:
         base = episode_id(episode.index)
         try:
             frames = self.tables.episode(episode.data_path, episode.index)
-            segments = task_segments(episode, frames, self.tasks)
+            segments = task_segments(episode, frames, self.tasks, self.subtasks)
         except (ParquetUnreadable, NoInstruction) as error:
             reason = "unreadable-parquet" if isinstance(error, ParquetUnreadable) else "no-instruction"
             for camera in self.cameras:
@@ -123,7 +137,9 @@ class _EpisodeLister:
                 continue
             for number, segment in enumerate(segments, start=1):
                 clip_id = item if len(segments) == 1 else f"{item}-seg{number:02d}"
-                clips.append(_clip(self.meta, episode, camera, span, frames, segment, clip_id, self.intrinsics))
+                clip = _clip(self.meta, episode, camera, span, frames, segment, clip_id, self.intrinsics)
+                clip.extras["camera_fixed"] = camera.key in self.fixed
+                clips.append(clip)
 
     def _span(
         self, episode: Episode, camera: Camera, frames: EpisodeFrames, item: str, skipped: list[SkippedClip]
@@ -143,6 +159,11 @@ class _EpisodeLister:
         except ParquetUnreadable as error:
             skipped.append(SkippedClip(item, str(episode.data_path), "unreadable-images", str(error)))
             return None
+
+
+def is_fixed_camera(key: str) -> bool:
+    """A camera key without a word naming a moving mount ("wrist", "gripper", ...)."""
+    return not any(part in MOVING_CAMERA_WORDS for part in re.split(r"[._\-/]+", key.lower()))
 
 
 def camera_names(keys: Sequence[str]) -> dict[str, str]:
@@ -204,8 +225,18 @@ def _clip(
             "from_timestamp": span.from_timestamp,
             "fps": meta.fps,
             "robot_type": meta.robot_type,
+            "instruction_source": segment.source,
         }
     }
+    if segment.source != "task":
+        extras["lerobot"]["task"] = segment.task
+    times = span.from_timestamp + frames.timestamps[segment.first : segment.last + 1]
+    extras[EXPECTED_FRAMES_KEY] = expected_frames(
+        times,
+        interval=1.0 / meta.fps,
+        tolerance=0.5 / meta.fps,
+        what=f"episode {episode.index} (camera {camera.key}, frames {segment.first}..{segment.last})",
+    )
     depth_path = None
     if camera.depth_key is not None:
         depth_span = episode.videos.get(camera.depth_key)

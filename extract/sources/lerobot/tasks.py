@@ -16,12 +16,29 @@ from .parquet import ParquetUnreadable, read_columns
 
 TASKS_JSONL = "meta/tasks.jsonl"
 TASKS_PARQUET = "meta/tasks.parquet"
+# Optional (LeRobot's subtask annotation): subtask_index -> subtask string, the string as the pandas index.
+SUBTASKS_PARQUET = "meta/subtasks.parquet"
 
 
 def read_tasks(meta: DatasetMeta) -> dict[int, str]:
     if meta.major == 2:
         return _read_jsonl(meta.root / TASKS_JSONL)
     return _read_parquet(meta.root / TASKS_PARQUET)
+
+
+def read_subtasks(meta: DatasetMeta) -> dict[int, str]:
+    """The subtask table when the dataset has one (``meta/subtasks.parquet``, any version), else empty."""
+    path = meta.root / SUBTASKS_PARQUET
+    if not path.is_file():
+        return {}
+    try:
+        columns = read_columns(path, ["subtask_index", "subtask"], index_as="subtask")
+    except ParquetUnreadable as error:
+        raise LeRobotFormatError(str(error)) from None
+    subtasks: dict[int, str] = {}
+    for row, (index, text) in enumerate(zip(columns["subtask_index"], columns["subtask"], strict=True)):
+        _add(subtasks, index, text, f"{path}: row {row}", names=("subtask_index", "subtask"))
+    return subtasks
 
 
 def _read_jsonl(path: Path) -> dict[int, str]:
@@ -58,11 +75,13 @@ def _read_parquet(path: Path) -> dict[int, str]:
     return tasks
 
 
-def _add(tasks: dict[int, str], index: Any, task: Any, where: str) -> None:
+def _add(
+    tasks: dict[int, str], index: Any, task: Any, where: str, *, names: tuple[str, str] = ("task_index", "task")
+) -> None:
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise LeRobotFormatError(f"{where}: field 'task_index': expected an integer >= 0, got {index!r}")
+        raise LeRobotFormatError(f"{where}: field '{names[0]}': expected an integer >= 0, got {index!r}")
     if not isinstance(task, str) or not task.strip():
-        raise LeRobotFormatError(f"{where}: field 'task': expected a non-empty string, got {task!r}")
+        raise LeRobotFormatError(f"{where}: field '{names[1]}': expected a non-empty string, got {task!r}")
     if index in tasks and tasks[index] != task:
-        raise LeRobotFormatError(f"{where}: field 'task_index': {index} is already the task {tasks[index]!r}")
+        raise LeRobotFormatError(f"{where}: field '{names[0]}': {index} is already {tasks[index]!r}")
     tasks[index] = " ".join(task.split())

@@ -184,12 +184,73 @@ def _parse_query(text: str) -> dict[str, Any]:
     return out
 
 
+# timm.create_model's own keywords (beyond the model class's), and this module's (seed, img_size).
+CREATE_MODEL_OPTIONS = frozenset(
+    {"pretrained_cfg", "pretrained_cfg_overlay", "checkpoint_path", "cache_dir", "scriptable", "exportable"}
+    | {"no_jit", "features_only", "out_indices", "feature_cfg", "pretrained_strict", "seed", "img_size"}
+)
+
+
+def check_model_options(spec: str, name: str, options: dict[str, Any]) -> None:
+    """Refuse a ``random:``/``timm:`` option the model does not take, with the closest accepted key, before
+    any weights exist (timm would raise a bare TypeError from deep inside the model's constructor). The
+    accepted keys are the model class's constructor arguments, read from a model built on the meta device."""
+    import difflib
+    import inspect
+
+    import timm
+
+    if not options:
+        return
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        raise EncoderSpecError(f"encoder '{spec}': unknown timm model '{name}'{hint}")
+    try:
+        with torch.device("meta"):
+            model = timm.create_model(name, pretrained=False, num_classes=0)
+    except Exception:  # a model that cannot be built on the meta device: let its own constructor judge
+        return
+    parameters = inspect.signature(type(model).__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # the class forwards unknown keywords: nothing to check against
+    accepted = (set(parameters) - {"self", "device", "dtype"}) | CREATE_MODEL_OPTIONS
+    for key in options:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"accepted: {', '.join(sorted(accepted))}"
+            raise EncoderSpecError(f"encoder '{spec}': option '{key}' is not accepted by timm model '{name}' ({hint})")
+
+
+def check_spec(spec: str) -> None:
+    """The checks of a spec that need no weights (its kind, a path that exists, ``random:``/``timm:`` options),
+    so a CLI refuses a bad spec before any work; loading it may still fail later (weights not cached)."""
+    if spec in CALIBRATION_SPECS and not Path(spec).exists():
+        load_eval_encoder(spec)  # raises its one-line error
+    kind, _, rest = spec.partition(":") if ":" in spec and not Path(spec).exists() else ("path", "", spec)
+    if kind == "path":
+        if not Path(spec).expanduser().exists():
+            raise EncoderSpecError(
+                f"encoder '{spec}': no such file or folder (expected a path, dynaflip:, timm:, random:, hf: or "
+                "open_clip:)"
+            )
+        return
+    if kind in ("timm", "random"):
+        name, _, query = rest.partition("?")
+        options = _parse_query(query)
+        check_model_options(spec, name, options)
+        return
+    if kind not in ("dynaflip", "hf", "open_clip"):
+        load_eval_encoder(spec)  # the unknown kind's one-line error
+
+
 def _timm(spec: str, target: str, *, pretrained: bool, last_n: int) -> EvalEncoder:
     from dynaflip.hub.format import preprocess_for
     from dynaflip.models.image_encoder import PretrainedWeightsUnavailable
 
     name, _, query = target.partition("?")
     options = _parse_query(query)
+    check_model_options(spec, name, options)
     seed = int(options.pop("seed", 0))
     img_size = int(options.pop("img_size", 224))
     config = ImageEncoderConfig(name=name, pretrained=pretrained, img_size=img_size, model_kwargs=options)

@@ -9,6 +9,7 @@ Two runs over the same clips with the same config produce the same shards and ke
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import multiprocessing
 import queue
@@ -169,14 +170,22 @@ def run_extraction(
     for notice in notices:
         notify(notice)
 
+    from dynaflip.models.text_encoder import quiet_loading
+
+    quiet = contextlib.ExitStack()  # --no-progress: no "Loading weights" bar of the text or depth model either
+    quiet.enter_context(quiet_loading(not progress))
     text_embeddings = None
     if config.output.text_embeddings and pending:
         from .text_cache import text_embeddings as compute_text_embeddings
 
         instructions = {clip.instruction for plan in pending for clip in plan.clips}
-        text_embeddings = compute_text_embeddings(
-            instructions, encoder_name=config.output.text_encoder, out_dir=out_dir
-        )
+        try:
+            text_embeddings = compute_text_embeddings(
+                instructions, encoder_name=config.output.text_encoder, out_dir=out_dir
+            )
+        except BaseException:
+            quiet.close()
+            raise
 
     bar = tqdm(
         total=sum(len(plan.clips) for plan in pending),
@@ -203,6 +212,7 @@ def run_extraction(
             summary.shards_written = _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip, replaced)
     finally:
         bar.close()
+        quiet.close()
         summary.seconds = time.perf_counter() - start
         if (out_dir / PLAN_FILE).is_file():
             summary.manifest = build_manifest(out_dir)

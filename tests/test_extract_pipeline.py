@@ -236,8 +236,9 @@ def test_missing_intrinsics_are_refused_unless_a_fov_is_assumed(box_videos, tmp_
     for suffix in (".mp4", ".depth.npz"):
         (folder / f"clip{suffix}").write_bytes((videos / f"box0{suffix}").read_bytes())
     (folder / "clip.json").write_text(json.dumps({"instruction": "move the box"}))
-    assert main(["folder", str(folder), "--out", str(tmp_path / "a"), "--no-progress", *GT_SETTINGS]) == 0
-    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["skipped"] == {"missing-intrinsics": 1}
+    # Refused up front (not a run that skips every clip and ends "0 samples (complete)").
+    assert main(["folder", str(folder), "--out", str(tmp_path / "a"), "--no-progress", *GT_SETTINGS]) == 2
+    assert not (tmp_path / "a" / "manifest.json").exists()
     args = [
         "folder",
         str(folder),

@@ -211,6 +211,19 @@ def test_an_archive_whose_weights_disagree_with_its_config_is_refused(tmp_path, 
     assert [p for p in (cache / "archives").iterdir() if p.is_dir()] == []
 
 
+def test_a_local_export_with_corrupted_weight_bytes_is_refused_not_loaded(tmp_path, served, reference):
+    folder = tmp_path / "export"
+    shutil.copytree(served / "export", folder)
+    encoder, _ = dynaflip.load(folder)  # intact: loads (and is checked once)
+    assert torch.equal(features(encoder), reference)
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF  # a tensor byte: safetensors still parses the file, the weights are simply wrong
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    for source in (folder, folder / "config.json", folder / "model.safetensors"):
+        with pytest.raises(ChecksumError, match=r"model\.safetensors has sha256 [0-9a-f]{64}, but config\.json says"):
+            dynaflip.load(source)
+
+
 def test_hf_hub_ids_use_the_hugging_face_cache_and_its_offline_mode(served, cache, monkeypatch, reference):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OfflineError, match=r"hf-hub:dynaflip/tiny: config\.json is not in .* offline mode is on"):

@@ -71,7 +71,7 @@ def test_preprocess_resizes_crops_and_normalises():
     assert batch.shape == (1, 3, 16, 16)
     assert torch.allclose(batch[0, :, 8, 8], torch.ones(3))  # the white centre survives the centre crop
     assert batch.min() >= -1 and batch.max() <= 1
-    with pytest.raises(ValueError, match=r"expected \(H, W, 3\)"):
+    with pytest.raises(ValueError, match=r"expected an image \(H, W, 3\)"):
         preprocess(np.zeros((4, 4), dtype=np.uint8))
 
 

@@ -31,6 +31,21 @@ def verify_weights(weights: str | Path, sha256: str, *, source: str) -> None:
         raise ChecksumError(f"{source}: {WEIGHTS_FILE} has sha256 {actual}, but {CONFIG_FILE} says {sha256}")
 
 
+_VERIFIED: set[tuple[str, int, int, str]] = set()  # (real path, size, mtime_ns, sha256) checked in this process
+
+
+def verify_weights_once(weights: str | Path, sha256: str, *, source: str) -> None:
+    """:func:`verify_weights`, hashing a file again only when its size or modification time changed (an
+    evaluation that loads the same export many times pays for one hash)."""
+    path = Path(os.path.realpath(weights))
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, sha256)
+    if key in _VERIFIED:
+        return
+    verify_weights(path, sha256, source=source)
+    _VERIFIED.add(key)
+
+
 def verify_export_folder(folder: str | Path, *, require_card: bool = False) -> dict[str, Any]:
     """The folder's config after checking the format, the weights' presence and checksum (and the card)."""
     folder = Path(folder)

@@ -106,11 +106,17 @@ class ImageEncoder(nn.Module):
 
     @property
     def data_config(self) -> dict[str, Any]:
-        """Input size, mean and std the backbone expects (timm's resolved data config)."""
+        """What :class:`~dynaflip.models.preprocess.Preprocess` feeds this encoder, in timm's data-config keys:
+        the input size, the backbone's mean and std (timm's resolved config), and Preprocess's own resize and
+        crop (bilinear, crop_pct 1.0: the short side resized, the centre square kept), not the timm
+        defaults it does not apply (e.g. bicubic, crop_pct 0.875)."""
         import timm
+
+        from .preprocess import describe
 
         data_config = timm.data.resolve_data_config({}, model=self.backbone)
         data_config["input_size"] = (3, self.config.img_size, self.config.img_size)
+        data_config.update(describe())
         return data_config
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,9 @@ Offline default: the all-MiniLM-L6-v2 sentence encoder shipped by the PyPI packa
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -58,10 +60,36 @@ def default_pooling(model_type: str) -> str:
     return "mean"
 
 
+QUIET_ENV = "HF_HUB_DISABLE_PROGRESS_BARS"  # read by huggingface_hub and transformers at import (worker processes)
+
+
+@contextlib.contextmanager
+def quiet_loading(quiet: bool = True) -> Iterator[None]:
+    """transformers' progress bars ("Loading weights") off inside the block when ``quiet`` (a CLI's
+    --no-progress), in this process and in the worker processes it starts; restored afterwards."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_enabled, before = hf_logging.is_progress_bar_enabled(), os.environ.get(QUIET_ENV)
+    hf_logging.disable_progress_bar()
+    os.environ[QUIET_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(QUIET_ENV, None)
+        else:
+            os.environ[QUIET_ENV] = before
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 class FrozenTextEncoder(nn.Module):
     """h: a frozen transformers text model, always in eval mode, with an embedding cache per string."""
 
-    def __init__(self, config: TextEncoderConfig | None = None) -> None:
+    def __init__(self, config: TextEncoderConfig | None = None, *, progress: bool = True) -> None:
         super().__init__()
         from transformers import AutoConfig, AutoTokenizer
 
@@ -71,7 +99,8 @@ class FrozenTextEncoder(nn.Module):
         try:
             model_config = AutoConfig.from_pretrained(path, local_files_only=local_only)
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
-            self.model = _load_text_model(path, model_config.model_type, local_only=local_only)
+            with quiet_loading(not progress):
+                self.model = _load_text_model(path, model_config.model_type, local_only=local_only)
         except OSError as error:
             raise RuntimeError(
                 f"text.name: cannot load '{self.config.name}' offline ({str(error).splitlines()[0][:160]}); "

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from dynaflip.errors import DynaflipError
 from dynaflip.schema import EMBODIMENTS
 
 from ..clips import ClipSpec, SkippedClip, safe_id
@@ -43,12 +44,17 @@ RESERVED = frozenset(
 )
 
 
+class MissingIntrinsicsError(DynaflipError, ValueError):
+    """Clips without intrinsics while no ``assume_fovy_degrees`` is set: refused before any work."""
+
+
 def iter_folder_clips(
     root: str | os.PathLike[str],
     *,
     manifest: str | os.PathLike[str] | None = None,
     default_embodiment: str = "human",
     recursive: bool = True,
+    intrinsics_required: bool = False,
 ) -> Iterator[ClipSpec | SkippedClip]:
     """Clips of the videos under ``root`` (sidecars), or of the rows of ``manifest`` when given.
 
@@ -56,6 +62,8 @@ def iter_folder_clips(
     clips sorted by ``clip_id``: the video's path relative to ``root`` without extension (key-safe), plus
     ``-s<start_ms>`` and ``-e<end_ms>`` when the clip has bounds; a ``clip_id`` field overrides it.
     ``manifest`` is looked up as given, then inside ``root``. Hidden files and folders are ignored.
+    ``intrinsics_required``: refuse (MissingIntrinsicsError, one line) clips without intrinsics, set when no
+    ``assume_fovy_degrees`` is configured, so a run does not skip every clip one by one.
     """
     if default_embodiment not in EMBODIMENTS:
         raise ValueError(f"default_embodiment: expected one of {EMBODIMENTS}, got {default_embodiment!r}")
@@ -72,6 +80,14 @@ def iter_folder_clips(
         if not table.is_file() and not table.is_absolute() and (root / table).is_file():
             table = root / table
         _read_manifest(root, table, default_embodiment, clips, skipped)
+    lacking = [clip for clip in clips if clip.intrinsics is None]
+    if intrinsics_required and lacking:
+        where = "rows of the manifest" if manifest is not None else "sidecars"
+        raise MissingIntrinsicsError(
+            f"{root}: {len(lacking)} of {len(clips)} clips have no intrinsics (first: {lacking[0].video_path}); set "
+            "assume_fovy_degrees=<vertical field of view in degrees> explicitly, or give 'intrinsics' (3x3, in "
+            f"pixels of the native video) in their {where}"
+        )
     yield from ordered(clips, skipped)
 
 

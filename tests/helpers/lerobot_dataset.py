@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -177,6 +179,13 @@ def write_dataset(
     image_cameras: tuple[str, ...] = (),
     size: tuple[int, int] = (WIDTH, HEIGHT),
     codec_options: dict[str, str] | None = None,
+    depth_key: str = DEPTH_KEY,
+    depth_unit: str | None = "m",
+    depth_holes: bool = False,
+    subtasks: list[str] | None = None,
+    frame_columns: dict[str, Callable[[EpisodeTruth, int], Any]] | None = None,
+    row_group_per_episode: bool = False,
+    drop_last_frame: tuple[str, int] | None = None,
 ) -> GeneratedDataset:
     """Write a dataset; ``cameras`` maps video keys to a PyAV encoder (default: an AV1 and an H.264 camera).
 
@@ -185,6 +194,14 @@ def write_dataset(
     non-zero ``from_timestamp``. ``depth`` adds a depth video paired with the first camera. ``intrinsics``:
     camera -> [fx, fy, cx, cy] stored in the feature's info. ``image_cameras`` are stored as PNGs in the parquet.
     ``size``: (width, height) of every stream. ``codec_options`` override the RGB encoders' options (e.g. g).
+
+    LeRobot 0.6: ``depth_key`` names the depth feature (``observation.depth.top``), ``depth_unit`` is stored in its
+    info (None: not stored); ``depth_holes`` writes code 0 (a sensor hole) in the left quarter and 4095 (beyond
+    depth_max) in the right eighth of every depth frame; ``subtasks`` writes ``meta/subtasks.parquet``;
+    ``frame_columns`` adds data columns, name -> f(episode, frame) (``subtask_index``, ``language_persistent``,
+    ``language_events``); ``row_group_per_episode`` writes each data file one row group per episode, as LeRobot
+    0.6 does. ``drop_last_frame`` = (video key, episode): that episode's last frame is missing from its video
+    (the last episode of its file), a span one frame short.
     """
     cameras = dict(cameras or {"observation.images.top": "libsvtav1", "observation.images.wrist": "libx264"})
     plan = episodes or DEFAULT_EPISODES
@@ -207,22 +224,51 @@ def write_dataset(
         ]
 
     def depth_frames(episode: EpisodeTruth) -> list[np.ndarray]:
-        return [DEPTH.quantize(true_depth(g, height=height, width=width)) for g in episode.global_indices]
+        out = []
+        for g in episode.global_indices:
+            codes = DEPTH.quantize(true_depth(g, height=height, width=width))
+            if depth_holes:
+                codes[:, : width // 4] = 0
+                codes[:, width - width // 8 :] = 4095
+            out.append(codes)
+        return out
 
     streams = {key: (codec, rgb_frames) for key, codec in cameras.items()}
     if depth:
-        streams[DEPTH_KEY] = ("libx265", lambda _key, episode: depth_frames(episode))
+        streams[depth_key] = ("libx265", lambda _key, episode: depth_frames(episode))
     features = _features(
-        cameras, image_cameras, fps, version, depth=depth, intrinsics=intrinsics or {}, width=width, height=height
+        cameras,
+        image_cameras,
+        fps,
+        version,
+        depth=depth,
+        intrinsics=intrinsics or {},
+        width=width,
+        height=height,
+        depth_key=depth_key,
+        depth_unit=depth_unit,
     )
+    options = {"columns": frame_columns or {}, "row_groups": row_group_per_episode, "drop": drop_last_frame}
     root.mkdir(parents=True, exist_ok=True)
     if version.startswith("v2"):
         _write_v2(root, truths, streams, tasks, fps, chunks_size, image_cameras, rgb_frames, codec_options)
     else:
         per_video = {key: (episodes_per_video_file or {}).get(key, episodes_per_file) for key in streams}
         _write_v3(
-            root, truths, streams, tasks, fps, episodes_per_file, per_video, image_cameras, rgb_frames, codec_options
+            root,
+            truths,
+            streams,
+            tasks,
+            fps,
+            episodes_per_file,
+            per_video,
+            image_cameras,
+            rgb_frames,
+            codec_options,
+            **options,
         )
+    if subtasks is not None:
+        _write_tasks_parquet(root / "meta/subtasks.parquet", subtasks, names=("subtask_index", "subtask"))
     info = {
         "codebase_version": version,
         "robot_type": "so100_follower",
@@ -252,11 +298,13 @@ def write_dataset(
         cameras={key: camera_ids[key] for key in [*cameras, *image_cameras]},
         tasks=tasks,
         episodes=truths,
-        depth_key=DEPTH_KEY if depth else None,
+        depth_key=depth_key if depth else None,
     )
 
 
-def _features(cameras, image_cameras, fps, version, *, depth, intrinsics, width, height) -> dict:
+def _features(
+    cameras, image_cameras, fps, version, *, depth, intrinsics, width, height, depth_key=DEPTH_KEY, depth_unit="m"
+) -> dict:
     v2 = version.startswith("v2")
     features: dict = {
         "action": {"dtype": "float32", "shape": [2], "names": ["x", "y"]},
@@ -284,16 +332,17 @@ def _features(cameras, image_cameras, fps, version, *, depth, intrinsics, width,
     for key, codec in cameras.items():
         features[key] = video_feature(codec, "yuv420p", 3, False)
     if depth:
-        features[DEPTH_KEY] = video_feature("libx265", "gray12le", 1, True)
-        features[DEPTH_KEY]["info"].update(
+        features[depth_key] = video_feature("libx265", "gray12le", 1, True)
+        features[depth_key]["info"].update(
             {
                 "video.depth_min": DEPTH.depth_min,
                 "video.depth_max": DEPTH.depth_max,
                 "video.shift": DEPTH.shift,
                 "video.use_log": DEPTH.use_log,
-                "depth_unit": "m",
             }
         )
+        if depth_unit is not None:
+            features[depth_key]["info"]["depth_unit"] = depth_unit
     for key in image_cameras:
         features[key] = {"dtype": "image", "shape": [height, width, 3], "names": ["height", "width", "channels"]}
     for key, values in intrinsics.items():
@@ -309,7 +358,7 @@ def _features(cameras, image_cameras, fps, version, *, depth, intrinsics, width,
     return features
 
 
-def _data_table(episodes: list[EpisodeTruth], fps: int, image_cameras, rgb_frames) -> pa.Table:
+def _data_table(episodes: list[EpisodeTruth], fps: int, image_cameras, rgb_frames, extra=None) -> pa.Table:
     import cv2
 
     columns: dict[str, list] = {
@@ -348,7 +397,23 @@ def _data_table(episodes: list[EpisodeTruth], fps: int, image_cameras, rgb_frame
         "task_index": pa.int64(),
     }
     image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    return pa.table({name: pa.array(values, type=types.get(name, image_type)) for name, values in columns.items()})
+    table = pa.table({name: pa.array(values, type=types.get(name, image_type)) for name, values in columns.items()})
+    for name, make in (extra or {}).items():  # pyarrow infers the type, as LeRobot's language writer lets it
+        values = [make(episode, k) for episode in episodes for k in range(episode.length)]
+        table = table.append_column(name, pa.array(values))
+    return table
+
+
+def _write_data(path: Path, table: pa.Table, *, row_groups: bool) -> None:
+    """One row group per episode (LeRobot 0.6), or pyarrow's default (one for a small file)."""
+    if not row_groups:
+        pq.write_table(table, path)
+        return
+    episodes = table.column("episode_index").to_pylist()
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for index in dict.fromkeys(episodes):
+            rows = [row for row, value in enumerate(episodes) if value == index]
+            writer.write_table(table.slice(rows[0], len(rows)))
 
 
 def _write_v2(root, truths, streams, tasks, fps, chunks_size, image_cameras, rgb_frames, codec_options) -> None:
@@ -369,13 +434,28 @@ def _write_v2(root, truths, streams, tasks, fps, chunks_size, image_cameras, rgb
     (root / "meta/tasks.jsonl").write_text("\n".join(task_lines) + "\n")
 
 
-def _write_v3(root, truths, streams, tasks, fps, per_file, per_video, image_cameras, rgb_frames, codec_options) -> None:
+def _write_v3(
+    root,
+    truths,
+    streams,
+    tasks,
+    fps,
+    per_file,
+    per_video,
+    image_cameras,
+    rgb_frames,
+    codec_options,
+    *,
+    columns=None,
+    row_groups=False,
+    drop=None,
+) -> None:
     rows: list[dict] = []
     for start in range(0, len(truths), per_file):
         group, file_index = truths[start : start + per_file], start // per_file
         data = root / f"data/chunk-000/file-{file_index:03d}.parquet"
         data.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_data_table(group, fps, image_cameras, rgb_frames), data)
+        _write_data(data, _data_table(group, fps, image_cameras, rgb_frames, columns), row_groups=row_groups)
         for episode in group:
             episode.data_path = data.relative_to(root).as_posix()
             rows.append(
@@ -402,6 +482,10 @@ def _write_v3(root, truths, streams, tasks, fps, per_file, per_video, image_came
                 row[f"videos/{key}/to_timestamp"] = offset + episode.length / fps
                 episode.videos[key] = (video.relative_to(root).as_posix(), offset)
                 frames.extend(make(key, episode))
+                if drop == (key, episode.index):
+                    if episode is not group[-1]:
+                        raise ValueError("drop_last_frame: the episode must be the last of its video file")
+                    frames.pop()
                 offset += episode.length / fps
             write_video(video, frames, codec=codec, fps=fps, options=codec_options)
     for row in rows:
@@ -412,11 +496,13 @@ def _write_v3(root, truths, streams, tasks, fps, per_file, per_video, image_came
     _write_tasks_parquet(root / "meta/tasks.parquet", tasks)
 
 
-def _write_tasks_parquet(path: Path, tasks: list[str]) -> None:
-    """As pandas writes LeRobot's task table: the task string is the (named) index, stored as a column."""
-    table = pa.table({"task_index": pa.array(range(len(tasks)), type=pa.int64()), "task": pa.array(tasks)})
+def _write_tasks_parquet(path: Path, tasks: list[str], *, names: tuple[str, str] = ("task_index", "task")) -> None:
+    """As pandas writes LeRobot's task table: the task string is the (named) index, stored as a column
+    (``names``: the subtask table has the same layout with subtask_index / subtask)."""
+    index_name, text_name = names
+    table = pa.table({index_name: pa.array(range(len(tasks)), type=pa.int64()), text_name: pa.array(tasks)})
     pandas_metadata = {
-        "index_columns": ["task"],
+        "index_columns": [text_name],
         "column_indexes": [
             {
                 "name": None,
@@ -428,13 +514,19 @@ def _write_tasks_parquet(path: Path, tasks: list[str]) -> None:
         ],
         "columns": [
             {
-                "name": "task_index",
-                "field_name": "task_index",
+                "name": index_name,
+                "field_name": index_name,
                 "pandas_type": "int64",
                 "numpy_type": "int64",
                 "metadata": None,
             },
-            {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object", "metadata": None},
+            {
+                "name": text_name,
+                "field_name": text_name,
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": None,
+            },
         ],
         "creator": {"library": "pyarrow", "version": pa.__version__},
         "pandas_version": "2.2.3",

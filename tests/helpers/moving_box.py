@@ -40,7 +40,7 @@ SCENE = """
     <light pos="0 -1 2" dir="0 0.5 -1" diffuse="0.4 0.4 0.4" castshadow="false"/>
     <geom name="floor" type="plane" size="1.5 1.5 0.1" material="floor"/>
     <body name="box" mocap="true" pos="0 0 0.12">
-      <geom name="box" type="box" size="0.13 0.13 0.12" material="noise"/>
+      <geom name="box" type="box" size="{box_size}" material="noise"/>
     </body>
     <camera name="cam" pos="{camera_pos}" xyaxes="{xyaxes}" fovy="{fovy}"/>
   </worldbody>
@@ -122,8 +122,14 @@ def _axis_rotation(axis: tuple[float, float, float], angle: float) -> np.ndarray
 
 class MovingBoxScene:
     def __init__(
-        self, folder: Path, *, trajectory: BoxTrajectory | None = None, camera: CameraTrajectory | None = None
+        self,
+        folder: Path,
+        *,
+        trajectory: BoxTrajectory | None = None,
+        camera: CameraTrajectory | None = None,
+        box_size: tuple[float, float, float] = (0.13, 0.13, 0.12),
     ) -> None:
+        """``box_size``: the box's half extents in metres (a larger box makes an object filling the view)."""
         import mujoco
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -136,6 +142,7 @@ class MovingBoxScene:
             camera_pos=" ".join(map(str, CAMERA_POS)),
             xyaxes=CAMERA_XYAXES,
             fovy=FOVY,
+            box_size=" ".join(map(str, box_size)),
         )
         self.model = mujoco.MjModel.from_xml_string(xml)
         self.data = mujoco.MjData(self.model)

@@ -68,14 +68,19 @@ def write_frames(
     times: Sequence[float] | None = None,
     fps: int = 30,
     options: dict[str, str] | None = None,
+    display_rotation: int | None = None,
 ) -> Path:
     """Encode RGB ``frames`` into ``path``; ``times`` (seconds) sets each frame's presentation time exactly
-    (variable frame rate), else frames are 1 / ``fps`` apart."""
+    (variable frame rate), else frames are 1 / ``fps`` apart. ``display_rotation`` (degrees counter-clockwise,
+    as FFmpeg's display matrix and PyAV's ``frame.rotation`` count them) is written as the stream's display
+    matrix, as phones tag a portrait clip stored as landscape frames."""
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if display_rotation is not None:
+            stream.set_display_rotation(display_rotation)
         stream.time_base = TIME_BASE
         stream.codec_context.time_base = TIME_BASE
         if codec == "libsvtav1":
@@ -168,4 +173,28 @@ def damage_last_packet(source: Path, path: Path) -> Path:
     data = bytearray(source.read_bytes())
     data[position : position + size] = bytes(size)
     path.write_bytes(bytes(data))
+    return path
+
+
+def stored_for_display(upright: np.ndarray, display_rotation: int) -> np.ndarray:
+    """The frame a camera stores so that turning it ``display_rotation`` degrees counter-clockwise shows
+    ``upright`` (np.rot90 turns counter-clockwise)."""
+    return np.ascontiguousarray(np.rot90(upright, k=-(display_rotation // 90)))
+
+
+def write_avi(path: Path, *, frames: int = 30, codec: str = "mpeg4", fps: int = 25, b_frames: int = 2) -> Path:
+    """An AVI of pattern frames with B-frames (MPEG-4 Part 2, as Xvid/DivX cameras and encoders wrote them).
+    AVI stores no presentation times: FFmpeg reconstructs them, and with B-frames the first one is 1 / fps."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        stream.options = {"bf": str(b_frames), "g": "12"}
+        for number in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(number), format="rgb24")
+            frame.pts, frame.time_base = number, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     return path

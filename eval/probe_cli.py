@@ -152,8 +152,11 @@ def _tasks(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from dynaflip.output_folder import check_output_folder
+
     from .probe import BuildSettings, build_probe_dataset
 
+    check_output_folder(args.out)  # before rendering anything
     settings = BuildSettings(
         tasks=_tasks(args),
         episodes_per_task=args.episodes_per_task,
@@ -231,7 +234,9 @@ def _sweep(args: argparse.Namespace) -> SweepConfig:
 
 def _run(args: argparse.Namespace) -> int:
     from dynaflip.hub.cache import cache_root
+    from dynaflip.output_folder import check_output_folder
 
+    from .encoders import check_spec
     from .feature_cache import FeatureCache
     from .probe import ProbeDataset, resolve_suites, run_probes
     from .probe.outputs import write_probe_outputs
@@ -242,6 +247,9 @@ def _run(args: argparse.Namespace) -> int:
     for option in ("seeds", "last_n", "batch_size", "bootstrap_samples"):
         if getattr(args, option) < 1:
             raise ValueError(f"--{option.replace('_', '-')}: expected >= 1, got {getattr(args, option)}")
+    check_output_folder(args.out)  # every input checked before the first encoder's features are computed
+    for spec in args.encoder:
+        check_spec(spec)
     dataset = ProbeDataset(args.data)
     sweep, device = _sweep(args), _device(args.device)
     cache = FeatureCache(Path(args.cache) if args.cache else cache_root() / "features")

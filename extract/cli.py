@@ -37,6 +37,27 @@ from dynaflip.config import ConfigError, load_config
 from .config import ExtractConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "extract" / "default.yaml"
+FOLDER_HELP = """Extract a folder of your own videos: each NAME.mp4 (or .mov, .webm, .mkv, .avi) next to a NAME.json
+sidecar, optionally NAME.depth.npz (recorded depth) and NAME.state.npz (robot state); subfolders are searched.
+
+Sidecar (JSON object):
+  instruction     required: what happens in the clip, e.g. "open the drawer"
+  intrinsics      3x3 camera matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] in pixels of the native video;
+                  without it, set assume_fovy_degrees=<vertical field of view> (refused otherwise)
+  embodiment      human, robot or sim (default: --embodiment)
+  start_seconds, end_seconds   a clip of the video (default: all of it)
+  source, video_id, clip_id    names kept in the samples; any other field is kept in the sample's extras
+--manifest FILE (JSONL, CSV or TSV) lists the clips instead, one row each, with the same fields plus
+'video' (and optionally 'depth', 'state'), paths relative to the manifest's folder.
+
+Example sidecar clips/pour.json: {"instruction": "pour water into the cup",
+  "intrinsics": [[600, 0, 320], [0, 600, 240], [0, 0, 1]], "embodiment": "human"}
+
+Examples:
+  dynaflip-extract folder clips/ --out data/mine --workers 2
+  dynaflip-extract folder clips/ --out data/mine assume_fovy_degrees=60 depth.backend=none depth.allow_2_5d=true
+  dynaflip-extract folder clips/ --manifest clips.jsonl --out data/mine --limit 10 --no-progress
+"""
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    folder = commands.add_parser("folder", help="a folder of videos with sidecars or a manifest")
+    folder = commands.add_parser(
+        "folder",
+        help="a folder of videos with sidecars or a manifest",
+        description=FOLDER_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     folder.add_argument("root", help="folder of videos")
     folder.add_argument("--manifest", help="JSONL/CSV manifest replacing the sidecars")
     folder.add_argument("--embodiment", default="human", choices=["human", "robot", "sim"], help="default embodiment")
@@ -207,7 +233,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     from . import sources
 
     if args.command == "folder":
-        items = sources.iter_folder_clips(args.root, manifest=args.manifest, default_embodiment=args.embodiment)
+        items = sources.iter_folder_clips(
+            args.root,
+            manifest=args.manifest,
+            default_embodiment=args.embodiment,
+            intrinsics_required=_load_config(args).assume_fovy_degrees is None,
+        )
         return _run(args, items, source="folder")
     if args.command == "ssv2":
         return _run(args, sources.iter_ssv2_clips(args.videos, args.labels), source="something-something-v2")

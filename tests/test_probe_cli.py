@@ -142,6 +142,27 @@ def test_run_exports_are_named_after_their_run_not_their_folder(tmp_path):
         assert folder_display_name(tmp_path / relative) == expected
 
 
+def test_the_probes_png_title_and_notes_fit_inside_the_figure():
+    from dynaflip.eval.probe.plot import draw_probes
+    from dynaflip.eval.results import ResultRow
+
+    rows = [ResultRow("task", "id", "accuracy", 0.5, 0.3, 0.7, [0.5], {"tasks": 4})]  # one panel: a narrow figure
+    subtitle = "n = 2 test episodes x 2 probe seed(s), no intervals; hatched bars: value below -1, cut at the axis"
+    figure = draw_probes(rows, title="vit_tiny_patch16_224 (random) on probe data 0123456789ab", subtitle=subtitle)
+    try:
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        box, frame = figure._suptitle.get_window_extent(renderer), figure.bbox
+        assert box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1, (box, frame)
+        panel = figure.axes[0].get_tightbbox(renderer)
+        assert panel.y1 <= box.y0 + 1  # the panel starts below the title's last line
+        assert "no intervals" in figure._suptitle.get_text().replace("\n", " ")
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+
+
 def test_probes_png_is_bounded_and_marks_clipped_bars():
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -157,7 +178,7 @@ def test_probes_png_is_bounded_and_marks_clipped_bars():
         ResultRow("median", "id", "score", 0.6, nan, nan, [0.6]),  # no interval: no error bar
         ResultRow("median", "lighting", "score", -2.0, nan, nan, [-2.0]),
         ResultRow("median", "table", "score", -0.4, nan, nan, [-0.4]),
-        ResultRow("task", "id", "accuracy", 1.0, nan, nan, [1.0]),
+        ResultRow("task", "id", "accuracy", 1.0, nan, nan, [1.0], {"tasks": 3, "seeds": 1, "episodes": 3}),
     ]
     figure = draw_probes(rows, title="t", subtitle="n = 9 test episodes x 3 probe seed(s)")
     try:
@@ -173,6 +194,11 @@ def test_probes_png_is_bounded_and_marks_clipped_bars():
         assert "-3.2" in [text.get_text() for text in axes["ee_pos"].texts]
         # Error bars only where there is an interval (none in the median panel).
         assert len(axes["ee_pos"].collections) >= 1 and not axes["median over probes"].collections
+        # The task probe's chance level (1 / 3 tasks, from the rows' n or given), dashed and labelled.
+        dashed = [line for line in axes["task"].get_lines() if line.get_linestyle() == "--"]
+        assert len(dashed) == 1 and dashed[0].get_ydata()[0] == pytest.approx(1 / 3)
+        assert axes["task"].get_legend().get_texts()[0].get_text() == "chance (0.33)"
+        assert not [line for line in axes["ee_pos"].get_lines() if line.get_linestyle() == "--"]
         assert "hatched bars" in figure._suptitle.get_text() and "n = 9" in figure._suptitle.get_text()
     finally:
         plt.close(figure)

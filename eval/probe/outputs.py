@@ -27,7 +27,12 @@ def write_probe_outputs(folder: str | Path, *, encoder: dict[str, Any], run: Pro
     atomic_write_text(folder / "results.md", markdown)
     intervals = run.config["intervals"]
     n = f"n = {intervals['test_episodes']} test episodes x {intervals['seeds']} probe seed(s)"
+    tasks = run.config.get("dataset", {}).get("tasks") or []
     plot_probes(
-        run.rows, folder / "probes.png", title=title, subtitle=n if not intervals["none"] else n + ", no intervals"
+        run.rows,
+        folder / "probes.png",
+        title=title,
+        subtitle=n if not intervals["none"] else n + ", no intervals",
+        chance=1.0 / len(tasks) if tasks else None,
     )
     return folder

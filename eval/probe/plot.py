@@ -3,12 +3,15 @@ shift) with its 95 % interval.
 
 The score axis is fixed to [SCORE_FLOOR, 1] so that panels and encoders compare at a glance. A bar whose
 value lies below the floor is cut at the floor, hatched, and labelled with its value; an interval that runs
-below the floor ends in an arrow. Rows without an interval get no error bar (never a zero-width one).
+below the floor ends in an arrow. Rows without an interval get no error bar (never a zero-width one). The
+task-accuracy panel draws the chance level, 1 / number of tasks, as a dashed line. The title's notes are
+wrapped to the figure's width, and the panels start below them.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +23,22 @@ from .scoring import ACCURACY, MEDIAN_GROUP, SCORE
 
 SCORE_FLOOR = -1.0
 COLUMNS = 3  # panels per line
+TITLE_SIZE = 10  # points
 
 
 def _limits(metric: str) -> tuple[float, float]:
     return (SCORE_FLOOR, 1.0) if metric == SCORE else (0.0, 1.0)
 
 
-def plot_probes(rows: list[ResultRow], path: str | Path, *, title: str, subtitle: str = "") -> Path:
+def plot_probes(
+    rows: list[ResultRow], path: str | Path, *, title: str, subtitle: str = "", chance: float | None = None
+) -> Path:
     """Draw the score of every regression probe, the median score and the task accuracy; write the PNG
-    atomically. ``subtitle``: a second title line (e.g. n)."""
+    atomically. ``subtitle``: a second title line (e.g. n); ``chance``: the task probe's chance accuracy
+    (default: 1 / the tasks its rows' n records)."""
     import matplotlib.pyplot as plt
 
-    figure = draw_probes(rows, title=title, subtitle=subtitle)
+    figure = draw_probes(rows, title=title, subtitle=subtitle, chance=chance)
     path = Path(path)
     with atomic_path(path) as temp:
         figure.savefig(temp, format="png", dpi=110)
@@ -39,7 +46,14 @@ def plot_probes(rows: list[ResultRow], path: str | Path, *, title: str, subtitle
     return path
 
 
-def draw_probes(rows: list[ResultRow], *, title: str, subtitle: str = "") -> Any:
+def _chance(rows: list[ResultRow], chance: float | None) -> float | None:
+    if chance is not None:
+        return chance
+    tasks = next((row.n.get("tasks") for row in rows if row.metric == ACCURACY and row.n.get("tasks")), None)
+    return 1.0 / tasks if tasks else None
+
+
+def draw_probes(rows: list[ResultRow], *, title: str, subtitle: str = "", chance: float | None = None) -> Any:
     """The matplotlib figure of :func:`plot_probes` (the caller closes it)."""
     import matplotlib
 
@@ -56,7 +70,8 @@ def draw_probes(rows: list[ResultRow], *, title: str, subtitle: str = "") -> Any
     columns = min(panels, COLUMNS)
     lines = math.ceil(panels / columns)
     width = 1.2 + 0.42 * max(len(splits), 2)
-    figure, axes = plt.subplots(lines, columns, figsize=(width * columns, 0.6 + 3.1 * lines), squeeze=False)
+    panels_height = 0.6 + 3.1 * lines
+    figure, axes = plt.subplots(lines, columns, figsize=(max(width * columns, 4.0), panels_height), squeeze=False)
     for axis in axes.flat[panels:]:
         axis.set_visible(False)
     clipped_any = False
@@ -98,11 +113,23 @@ def draw_probes(rows: list[ResultRow], *, title: str, subtitle: str = "") -> Any
         axis.set_title("median over probes" if group == MEDIAN_GROUP else group, fontsize=10)
         axis.set_ylabel(METRIC_TITLES.get(metric, metric))
         axis.axhline(0.0, color="black", linewidth=0.6)
+        level = _chance(rows, chance) if metric == ACCURACY else None
+        if level is not None:
+            axis.axhline(
+                level, color="black", linestyle="--", linewidth=1.0, zorder=3, label=f"chance ({level:.2g})"
+            )  # over the bars: a bar at chance level shows it
+            axis.legend(loc="upper right", fontsize=7, frameon=True, framealpha=0.85)
         axis.set_ylim(low_limit, high_limit + 0.05)
         axis.set_xlim(-0.6, len(splits) - 0.4)
     notes = [subtitle] if subtitle else []
     if clipped_any:
         notes.append(f"hatched bars: value below {SCORE_FLOOR:g}, cut at the axis (value printed)")
-    figure.suptitle(title + ("\n" + "; ".join(notes) if notes else ""), fontsize=10)
-    figure.tight_layout()
+    # Wrap to the figure's width (about 0.55 em per character), then grow the figure by the title's lines and
+    # keep the panels below them, so no note is cut off however narrow the figure.
+    characters = max(int(figure.get_figwidth() * 72 / (0.55 * TITLE_SIZE)), 20)
+    text = "\n".join(textwrap.fill(part, characters) for part in [title, "; ".join(notes)] if part)
+    figure.suptitle(text, fontsize=TITLE_SIZE)
+    title_height = (text.count("\n") + 1) * TITLE_SIZE * 1.3 / 72 + 0.1  # inches
+    figure.set_size_inches(figure.get_figwidth(), panels_height + title_height)
+    figure.tight_layout()  # places the panels below the suptitle's lines
     return figure

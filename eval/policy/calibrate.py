@@ -183,6 +183,8 @@ def calibration_settings(config: PolicyConfig) -> dict[str, Any]:
         "bc_select": config.bc.select,
         "bc_std_floor": config.bc.std_floor,
         "bc_input_clip": config.bc.input_clip,
+        "bc_input_transform": config.bc.input_transform,
+        "bc_transform_width": config.bc.transform_width,
         "episodes_per_seed": config.rollout.episodes,
         "horizon": config.rollout.horizon,
         "episode_seed_scheme": config.episode_seed_scheme(),
@@ -190,6 +192,12 @@ def calibration_settings(config: PolicyConfig) -> dict[str, Any]:
         "only_where_oracle_passes": config.calibration.only_where_oracle_passes,
         "random_order": config.calibration.random_order,
     }
+
+
+def _transform(settings: dict[str, Any]) -> str:
+    """The input transform in words; calibrations written before transforms existed standardised."""
+    transform = settings.get("bc_input_transform", "standardise")
+    return f"{transform} to {settings.get('bc_transform_width')}" if transform == "pca_whiten" else transform
 
 
 def calibration_markdown(result: CalibrationResult) -> str:
@@ -211,7 +219,8 @@ def calibration_markdown(result: CalibrationResult) -> str:
         "",
         f"Settings: {settings['image_size']} px '{settings['camera']}' camera, {settings['demos_per_task']} demos per "
         f"task (+{settings['validation_demos']} validation), BC {settings['bc_epochs']} epochs (select "
-        f"{settings['bc_select']}, std floor {settings['bc_std_floor']}, input clip {settings['bc_input_clip']}), "
+        f"{settings['bc_select']}, std floor {settings['bc_std_floor']}, input clip {settings['bc_input_clip']}, "
+        f"input transform {_transform(settings)}), "
         f"BC seeds {settings['bc_seeds']}, {settings['episodes_per_seed']} episodes per seed, horizon "
         f"{settings['horizon']}; episode seeds {settings['episode_seed_scheme']}.",
         "",

@@ -46,7 +46,7 @@ class FeatureConfig:
 
 @dataclass
 class BCConfig:
-    """Behaviour cloning: standardised [features ; proprioception] -> MLP -> 4-d action, MSE loss."""
+    """Behaviour cloning: [features ; proprioception] -> input transform -> MLP -> 4-d action, MSE loss."""
 
     hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
     epochs: int = 100
@@ -62,6 +62,12 @@ class BCConfig:
     # +-input_clip (null: no clipping).
     std_floor: float = 0.1
     input_clip: float | None = 5.0
+    # What the MLP reads, fitted on the training demos only (eval/policy/model.py): pca_whiten = the
+    # standardised image features' top transform_width principal components, each scaled to unit variance
+    # (issue 22: reads the information rather than its conditioning; the same for every encoder and the
+    # calibration rows); standardise = the standardised raw features (the first protocol, a secondary row).
+    input_transform: Literal["standardise", "pca_whiten"] = "pca_whiten"
+    transform_width: int = 32
 
 
 @dataclass
@@ -70,7 +76,9 @@ class RolloutConfig:
     out seeds ``seed + seed_stride * s`` .. ``+ episodes - 1``, a different set per BC seed (seeds that
     share episodes are near-copies, not replicates), the same for every encoder and split (encoders pair on
     (task, split, BC seed, episode seed)). ``shared``: every BC seed rolls out ``seed`` .. ``seed + episodes
-    - 1``. An OOD shift's parameters are drawn per episode from that episode's seed."""
+    - 1``. An OOD shift's parameters are drawn per episode from that episode's seed. A shift may carry a
+    severity, ``NAME@S`` with S in [0, 1] (``lighting@0.5``; ``NAME`` alone = 1, the strong documented level;
+    see dynaflip/sim/shifts.py); the split is named as listed."""
 
     episodes: int = 25
     horizon: int = 200
@@ -193,6 +201,7 @@ def validate(config: PolicyConfig) -> PolicyConfig:
         "runtime.workers": config.runtime.workers,
         "runtime.threads_per_worker": config.runtime.threads_per_worker,
         "runtime.train_threads": config.runtime.train_threads,
+        "bc.transform_width": config.bc.transform_width,
     }
     for key, value in positive.items():
         if value < 1:

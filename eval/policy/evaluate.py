@@ -110,6 +110,8 @@ def _train_policies(
                     select=config.bc.select,
                     std_floor=config.bc.std_floor,
                     input_clip=config.bc.input_clip,
+                    input_transform=config.bc.input_transform,
+                    transform_width=config.bc.transform_width,
                     device=config.runtime.train_device,
                     threads=config.runtime.train_threads,
                 )

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .demos import Demo
-from .model import INPUT_CLIP, STD_FLOOR, BCPolicy
+from .model import INPUT_CLIP, STD_FLOOR, TRANSFORM_WIDTH, BCPolicy, InputTransform
 
 
 @dataclass
@@ -78,12 +78,15 @@ def train_bc(
     select: str = "best",
     std_floor: float = STD_FLOOR,
     input_clip: float | None = INPUT_CLIP,
+    input_transform: InputTransform = "standardise",
+    transform_width: int = TRANSFORM_WIDTH,
     device: str | torch.device = "cpu",
     threads: int | None = 1,
 ) -> tuple[BCPolicy, TrainSummary]:
     """Train a :class:`BCPolicy` with Adam; ``seed`` fixes the initialisation and the batch order.
 
-    ``std_floor`` and ``input_clip``: the input standardisation (see :mod:`.model`).
+    ``std_floor``, ``input_clip``, ``input_transform`` and ``transform_width``: the input transform (see
+    :mod:`.model`), fitted on ``train`` alone.
     ``select="best"`` keeps the epoch with the lowest validation loss, ``"last"`` the final epoch.
     ``threads``: torch threads while training (None: unchanged). The MLP's steps are too small to share
     between threads: with 2 threads on 2 busy cores training was 15-20x slower than with 1.
@@ -94,7 +97,7 @@ def train_bc(
     try:
         return _train(train, val, task=task, seed=seed, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                       weight_decay=weight_decay, select=select, std_floor=std_floor, input_clip=input_clip,
-                      device=device)  # fmt: skip
+                      input_transform=input_transform, transform_width=transform_width, device=device)  # fmt: skip
     finally:
         torch.set_num_threads(previous)
 
@@ -113,6 +116,8 @@ def _train(
     select: str,
     std_floor: float,
     input_clip: float | None,
+    input_transform: InputTransform,
+    transform_width: int,
     device: str | torch.device,
 ) -> tuple[BCPolicy, TrainSummary]:
     if select not in ("best", "last"):
@@ -126,8 +131,14 @@ def _train(
     y = torch.from_numpy(train.actions).to(device)
     xv = torch.from_numpy(val.inputs).to(device) if val is not None and len(val) else None
     yv = torch.from_numpy(val.actions).to(device) if val is not None and len(val) else None
-    policy = BCPolicy(feature_dim=train.inputs.shape[1] - 4, hidden=list(hidden), input_clip=input_clip).to(device)
-    policy.set_standardisation(x, std_floor=std_floor)
+    policy = BCPolicy(
+        feature_dim=train.inputs.shape[1] - 4,
+        hidden=list(hidden),
+        input_clip=input_clip,
+        input_transform=input_transform,
+        transform_width=transform_width,
+    ).to(device)
+    policy.set_standardisation(x, std_floor=std_floor)  # the training inputs only: never validation or rollouts
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr, weight_decay=weight_decay)
     best_loss, best_epoch, best_state = float("inf"), epochs, None
     for epoch in range(1, epochs + 1):

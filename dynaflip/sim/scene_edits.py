@@ -43,6 +43,8 @@ def shifted_camera_pose(shift: Shift | None, cam_to_world: np.ndarray) -> np.nda
     if shift is None or shift.name != "camera":
         return cam_to_world
     params = shift.params
+    if shift.severity == 0.0:  # exactly the unshifted pose (a zero perturbation would still round)
+        return cam_to_world
     return perturb_camera_pose(
         cam_to_world,
         pivot=closest_point_on_axis(cam_to_world, WORKSPACE_CENTRE),
@@ -68,7 +70,7 @@ def apply_scene_shift(
     :func:`shifted_camera_pose`). ``image_size`` is (height, width); ``obstacles`` (M, 3) rows of
     (x, y, radius) on the table that distractors keep clear of; ``targets`` (K, 3) world points per target
     (see :func:`occluder_rectangle`) that the occluder must leave visible."""
-    if shift is None or shift.name == "camera":
+    if shift is None or shift.name == "camera" or shift.severity == 0.0:  # severity 0: the unshifted scene
         return
     if shift.name == "lighting":
         edit_lights(scene, shift.params)
@@ -105,16 +107,21 @@ def edit_lights(scene: Any, params: dict[str, Any]) -> None:
 
 
 def edit_table(scene: Any, model: Any, params: dict[str, Any]) -> None:
-    """Recolour the table's geoms and swap their material (texture) for another of the scene's, or none."""
+    """Recolour the table's geoms and swap their material (texture) for another of the scene's, or none.
+    Below full severity (``blend`` < 1) the colour is blended from the scene's own and the material kept."""
     mujoco = import_mujoco()
     table = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, TABLE_BODY)
     material = TABLE_TEXTURE_MATERIALS.get(params["texture"])
     material_id = -1 if material is None else mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_MATERIAL, material)
+    blend = float(params.get("blend", 1.0))
     for index in range(scene.ngeom):
         geom = scene.geoms[index]
         if geom.objtype == mujoco.mjtObj.mjOBJ_GEOM and model.geom_bodyid[geom.objid] == table:
-            geom.rgba[:] = params["rgba"]
-            geom.matid = material_id
+            if blend >= 1.0:
+                geom.rgba[:] = params["rgba"]
+                geom.matid = material_id
+            else:
+                geom.rgba[:] = (1.0 - blend) * np.asarray(geom.rgba) + blend * np.asarray(params["rgba"])
 
 
 def place_distractors(params: dict[str, Any], *, obstacles: np.ndarray | None) -> list[dict[str, Any]]:

@@ -5,6 +5,12 @@ Shifts act at render time only (see :mod:`dynaflip.sim.scene_edits`): they edit 
 ``mjvScene`` after ``update_scene`` and never touch ``MjModel``/``MjData``, so physics is unchanged and
 removing a shift restores the original render exactly. Ranges marked signed are magnitudes that get a
 random sign.
+
+Severity (issue 22): a shift named ``NAME@S`` (S in [0, 1], e.g. ``lighting@0.5``) draws the same parameters
+as ``NAME`` and scales their departure from the unshifted scene by S. ``NAME`` alone is severity 1, the
+documented (strong) ranges; severity 0 renders exactly the unshifted scene. Per shift: camera angles x S and
+distance scale 1 + (d - 1) S; lighting log2-intensity, tint - 1 and light turn x S; table colour blended
+from the scene's by S (the texture swap only at S = 1); distractors round(S x count); occluder area x S.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ ID = None  # the in-distribution setting: no shift
 
 TABLE_TEXTURES = ("none", "wood", "metal")  # none: a solid colour; else the scene's wood / metal material, tinted
 DISTRACTOR_SHAPES = ("box", "sphere", "cylinder", "capsule")
+SEVERITY_SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
@@ -92,16 +99,38 @@ class Shift:
     name: str
     seed: int
     params: dict[str, Any] = field(default_factory=dict, compare=False)
+    severity: float = 1.0
+
+    @property
+    def label(self) -> str:
+        """``name``, or ``name@severity`` below full severity (the split name that gives this shift)."""
+        return self.name if self.severity == 1.0 else f"{self.name}{SEVERITY_SEPARATOR}{self.severity:g}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "seed": self.seed, "params": self.params}
+        return {"name": self.name, "seed": self.seed, "severity": self.severity, "params": self.params}
+
+
+def parse_shift(text: str) -> tuple[str, float]:
+    """``"lighting"`` -> ("lighting", 1.0); ``"lighting@0.5"`` -> ("lighting", 0.5). An unknown name or a
+    severity outside [0, 1] raises ValueError naming what was expected."""
+    name, separator, level = str(text).partition(SEVERITY_SEPARATOR)
+    if name not in SHIFTS:
+        raise ValueError(f"shift: expected one of {sorted(SHIFTS)} (optionally NAME@SEVERITY) or None, got {text!r}")
+    if not separator:
+        return name, 1.0
+    try:
+        severity = float(level)
+    except ValueError:
+        severity = float("nan")
+    if not 0.0 <= severity <= 1.0:
+        raise ValueError(f"shift: severity in {text!r}: expected a number in [0, 1] after '@', got {level!r}")
+    return name, severity
 
 
 def shift_spec(name: str) -> ShiftSpec:
-    """The spec of a shift; an unknown name raises ValueError naming the known shifts."""
-    if name not in SHIFTS:
-        raise ValueError(f"shift: expected one of {sorted(SHIFTS)} or None, got {name!r}")
-    return SHIFTS[name]
+    """The spec of a shift (``NAME`` or ``NAME@SEVERITY``); an unknown name raises ValueError naming the
+    known shifts."""
+    return SHIFTS[parse_shift(name)[0]]
 
 
 def _rng(name: str, seed: int) -> np.random.Generator:
@@ -170,12 +199,55 @@ _SAMPLERS = {
 }
 
 
-def sample_shift(name: str, *, seed: int) -> Shift:
-    """Concrete parameters of shift ``name`` drawn from its ranges; the same (name, seed) gives the same."""
-    spec = shift_spec(name)
-    rng = _rng(name, seed)
-    params = _SAMPLERS[name](rng, lambda key: _draw(rng, spec, key))
-    return Shift(name=name, seed=int(seed), params=params)
+def _scale_camera(params: dict[str, Any], severity: float) -> dict[str, Any]:
+    out = {key: params[key] * severity for key in ("azimuth_degrees", "elevation_degrees", "roll_degrees")}
+    return {**params, **out, "distance_scale": 1.0 + (params["distance_scale"] - 1.0) * severity}
+
+
+def _scale_lighting(params: dict[str, Any], severity: float) -> dict[str, Any]:
+    return {
+        **params,
+        "intensity_scale": 2.0 ** (np.log2(params["intensity_scale"]) * severity),
+        "tint": [1.0 + (tint - 1.0) * severity for tint in params["tint"]],
+        "direction_degrees": params["direction_degrees"] * severity,
+    }
+
+
+def _scale_table(params: dict[str, Any], severity: float) -> dict[str, Any]:
+    return {**params, "blend": severity}  # scene_edits.edit_table blends the colour; the texture needs 1
+
+
+def _scale_distractors(params: dict[str, Any], severity: float) -> dict[str, Any]:
+    return {**params, "count": round(params["count"] * severity)}
+
+
+def _scale_occlusion(params: dict[str, Any], severity: float) -> dict[str, Any]:
+    return {**params, "area_fraction": params["area_fraction"] * severity}
+
+
+_SCALERS = {
+    "camera": _scale_camera,
+    "lighting": _scale_lighting,
+    "table": _scale_table,
+    "distractors": _scale_distractors,
+    "occlusion": _scale_occlusion,
+}
+
+
+def sample_shift(name: str, *, seed: int, severity: float | None = None) -> Shift:
+    """Concrete parameters of shift ``name`` (``NAME`` or ``NAME@SEVERITY``) drawn from its ranges; the same
+    (name, seed) gives the same. ``severity`` (in [0, 1]) overrides the one in the name. The draw does not
+    depend on the severity: every level of one (name, seed) is the same change, scaled."""
+    base, parsed = parse_shift(name)
+    severity = parsed if severity is None else float(severity)
+    if not 0.0 <= severity <= 1.0:
+        raise ValueError(f"shift: severity: expected a number in [0, 1], got {severity}")
+    spec = SHIFTS[base]
+    rng = _rng(base, seed)
+    params = _SAMPLERS[base](rng, lambda key: _draw(rng, spec, key))
+    if severity != 1.0:
+        params = _SCALERS[base](params, severity)
+    return Shift(name=base, seed=int(seed), params=params, severity=severity)
 
 
 def resolve_shift(shift: str | Shift | None, *, seed: int) -> Shift | None:

@@ -13,6 +13,7 @@ against (a). The issue's aim: (b) costs under 1.25x (a) at ViT-S/16, batch 32, 2
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from common import measure_interleaved
 
 from dynaflip.models import DynaFLIP, FrozenTextEncoder, ImageEncoderConfig, ModelConfig
 from dynaflip.objective import DynaFLIPLoss, ObjectiveConfig
+from dynaflip.step import forward_and_loss
 from dynaflip.synthetic import synthetic_batch
 
 
@@ -47,10 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     model = DynaFLIP(model_config, objective, text_dim=text.output_dim).to(device).train()
     text.to(device)
     loss_fn = DynaFLIPLoss(objective)
-    batch = synthetic_batch(args.batch, image_size=args.size, text_dim=text.output_dim)
-    batch = {k: v.to(device) for k, v in batch.items()}
-    instructions = [f"instruction number {int(i)}" for i in batch["text_ids"]]
-    frames = batch["frames"][:, model.frames_needed()].flatten(0, 1)
+    batch = synthetic_batch(args.batch, image_size=args.size, text_dim=text.output_dim).to(device)
+    frames = batch.frames[:, model.frames_needed()].flatten(0, 1)
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
@@ -63,19 +63,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def full_step(live_text: bool = False) -> None:
         model.zero_grad(set_to_none=True)
-        with autocast():
-            if live_text:
-                text._cache.clear()  # measure the frozen encoder itself, not its cache
-                text_embedding = text(instructions)
-            else:
-                text_embedding = batch["text_embedding"]
-            outputs = model(
-                batch["frames"],
-                points3d=batch["points3d"],
-                points3d_valid=batch["points3d_valid"],
-                text_embedding=text_embedding,
-            )
-            result = loss_fn(outputs, text_ids=batch["text_ids"], clip_ids=batch["clip_ids"])
+        inputs = batch
+        if live_text:
+            text._cache.clear()  # measure the frozen encoder itself, not its cache
+            with autocast():
+                inputs = dataclasses.replace(batch, text_embedding=text(batch.instructions))
+        # The trainer's own forward and loss (the loss outside autocast, in float32).
+        result = forward_and_loss(model, loss_fn, inputs, autocast=autocast())
         result.total.backward()
 
     print(

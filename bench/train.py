@@ -24,7 +24,6 @@ samples per second the full step consumes. With --flops, model FLOP utilisation 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import subprocess
 import sys
@@ -39,8 +38,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from common import measure_interleaved
 
+from dynaflip.batch import Batch
 from dynaflip.models import DynaFLIP, ImageEncoderConfig, ModelConfig
 from dynaflip.objective import DynaFLIPLoss, ObjectiveConfig
+from dynaflip.step import forward_and_loss
 from dynaflip.synthetic import synthetic_batch
 from dynaflip.train.config import DataConfig, OptimConfig, RuntimeConfig, ShardSet, TrainConfig
 from dynaflip.train.data import StreamState, TrainingData
@@ -58,34 +59,30 @@ OBJECTIVES = {
 }  # fmt: skip
 
 
-def make_step(name: str, args, device: torch.device, batch: dict) -> tuple:
+def make_step(name: str, args, device: torch.device, batch: Batch) -> tuple:
+    """A bare step (forward and loss as the trainer runs them, backward, AdamW) of objective ``name``."""
     objective, inputs = OBJECTIVES[name]
     config = ModelConfig(image=ImageEncoderConfig(name=args.model, img_size=args.size), transition_inputs=inputs)
     torch.manual_seed(0)
-    model = DynaFLIP(config, objective, text_dim=batch["text_embedding"].shape[1]).to(device).train()
+    model = DynaFLIP(config, objective, text_dim=batch.text_embedding.shape[1]).to(device).train()
     optimizer = torch.optim.AdamW((p for p in model.parameters() if p.requires_grad), lr=1e-4)
     loss_fn = DynaFLIPLoss(objective)
 
-    def step() -> None:
+    def step():
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
-            outputs = model(
-                batch["frames"],
-                points3d=batch["points3d"],
-                points3d_valid=batch["points3d_valid"],
-                text_embedding=batch["text_embedding"],
-            )
-            result = loss_fn(outputs, text_ids=batch["text_ids"], clip_ids=batch["clip_ids"])
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
+        result = forward_and_loss(model, loss_fn, batch, autocast=autocast)
         result.total.backward()
         optimizer.step()
+        return result
 
     return model, step
 
 
-def make_trainer_step(args, device: torch.device, batch: dict) -> tuple:
+def make_trainer_step(args, device: torch.device, batch: Batch) -> tuple:
     """The trainer's step (train/step.py) through the real backend: what dynaflip-train runs per step."""
     from dynaflip.train.backend import build_accelerator, prepare
-    from dynaflip.train.step import MicroBatch, TrainStep
+    from dynaflip.train.step import TrainStep
 
     objective, inputs = OBJECTIVES["dynaflip"]
     config = TrainConfig(
@@ -99,21 +96,9 @@ def make_trainer_step(args, device: torch.device, batch: dict) -> tuple:
     micro = args.batch // args.accumulation
     accelerator = build_accelerator(config, micro_batch=micro)
     torch.manual_seed(0)
-    model = DynaFLIP(config.model, objective, text_dim=batch["text_embedding"].shape[1])
+    model = DynaFLIP(config.model, objective, text_dim=batch.text_embedding.shape[1])
     backend = prepare(accelerator, model, torch.optim.AdamW(model.parameters(), lr=1e-4), grad_clip=1.0)
-    dtype = backend.input_dtype
-    micro_batches = [
-        MicroBatch(
-            frames=batch["frames"][start : start + micro].to(dtype),
-            points3d=batch["points3d"][start : start + micro],
-            points3d_valid=batch["points3d_valid"][start : start + micro],
-            queries2d=None,
-            text_embedding=batch["text_embedding"][start : start + micro].to(dtype),
-            text_ids=batch["text_ids"][start : start + micro],
-            clip_ids=batch["clip_ids"][start : start + micro],
-        )
-        for start in range(0, args.batch, micro)
-    ]
+    micro_batches = batch.to(dtype=backend.input_dtype).split(args.accumulation)
     train_step = TrainStep(backend=backend, loss_fn=DynaFLIPLoss(objective))
     backend.model.train()
     label = f"{backend.name}, {backend.precision}, {args.accumulation} x {micro}"
@@ -181,14 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         torch.cuda.set_device(device)
     main_process = int(os.environ.get("RANK", "0")) == 0
 
-    batch = synthetic_batch(args.batch, image_size=args.size, text_dim=384)
-    batch = {k: v.to(device) for k, v in batch.items()}
+    batch = synthetic_batch(args.batch, image_size=args.size, text_dim=384).to(device)
     steps, models = {}, {}
     for name in OBJECTIVES:
-        models[name], steps[name] = make_step(name, args, device, copy.copy(batch))
+        models[name], steps[name] = make_step(name, args, device, batch)
     trainer_label = ""
     if args.trainer:
-        _, steps["trainer"], trainer_label = make_trainer_step(args, device, copy.copy(batch))
+        _, steps["trainer"], trainer_label = make_trainer_step(args, device, batch)
     say = print if main_process else (lambda *a, **k: None)
     say(f"# {args.model} {args.size}px, batch {args.batch}, device {device}, bf16 {args.bf16}, "
         f"threads {torch.get_num_threads()}" + (f"; trainer: {trainer_label}" if trainer_label else ""))  # fmt: skip

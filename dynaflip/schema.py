@@ -2,13 +2,15 @@
 
 One sample per (clip, reference frame t). On disk a sample is a group of webdataset members sharing a
 key; in memory it is a :class:`Triplet`. The field table :data:`FIELDS` is the contract as data: the
-validator, the encoder/decoder and the documentation all read it.
+validator, the encoder/decoder and the documentation all read it. :class:`SampleReader` is the one reader
+of raw members (the validator, the training loader and the visualiser all go through it): a sample of a
+``schema_version`` it does not know is refused with :class:`SchemaVersionError`, never guessed at.
 
 Members of a sample (``KEY.<member>``):
 
 =====================  ===========================================================================
-``meta.json``          scalar fields (source, video_id, embodiment, instruction, depth_kind, ...; optional
-                       ``ego_motion``: how the camera's motion was removed)
+``meta.json``          scalar fields (schema_version, source, video_id, embodiment, instruction, depth_kind,
+                       ...; optional ``ego_motion``: how the camera's motion was removed)
 ``frame0.jpg`` ..      the F = 5 frames (R3M-style sampling of the window [t, t+H]); frame 0 is the
 ``frame4.jpg``         reference I_t and the last one is I_{t+H}
 ``frame_indices.npy``  (F,) int64 video frame index of each stored frame, strictly increasing
@@ -53,6 +55,10 @@ IMAGE_FORMATS = ("jpg", "png")
 
 class SchemaError(DynaflipError, ValueError):
     """A sample does not follow the triplet schema; the message names the field and what was expected."""
+
+
+class SchemaVersionError(SchemaError):
+    """A shard written under a ``schema_version`` this reader does not know: refused, never skipped."""
 
 
 @dataclass
@@ -128,6 +134,7 @@ META_FIELDS: dict[str, str] = {
     "extractor": "dict with name, version, tracker and depth backend",
     "text_encoder": "name of the model behind text_embedding, or null",
     "extras": "free-form dict (e.g. simulator state)",
+    "schema_version": f"the triplet schema's version; this reader knows {SCHEMA_VERSION}",
     "ego_motion": f"optional: how camera motion was removed, a dict with 'method' (one of {EGO_MOTION_METHODS}) "
     "and per-step statistics; absent in shards written before it existed",
 }
@@ -305,8 +312,109 @@ def encode_sample(triplet: Triplet, *, image_format: str = "jpg", jpeg_quality: 
 
 
 def decode_sample(members: Mapping[str, Any], *, origin: str | None = None) -> Triplet:
-    """Decode raw webdataset members (bytes, as read from a tar) into a validated :class:`Triplet`."""
-    return validate(_from_members(members, origin=origin), origin=origin)
+    """Decode raw webdataset members (bytes, as read from a tar) into a validated :class:`Triplet`.
+
+    ``origin`` (the shard) defaults to the sample's ``__url__``; a sample of an unknown ``schema_version``
+    raises :class:`SchemaVersionError`."""
+    reader = SampleReader(members, origin=origin)
+    return validate(reader.triplet(), origin=reader.origin)
+
+
+class SampleReader:
+    """The one reader of a sample's raw members, for every consumer of shards (validation, the training
+    loader, the visualiser): reads ``meta.json`` and refuses an unknown ``schema_version`` on construction,
+    then decodes members on demand, so a reader that needs three frames and three arrays decodes only
+    those. Every failure is a :class:`SchemaError` naming the shard, the sample and the member."""
+
+    def __init__(self, members: Mapping[str, Any], *, origin: str | None = None) -> None:
+        self.members = members
+        self.origin = origin if origin is not None else members.get("__url__")
+        self.key = members.get("__key__", "?")
+        meta = self.load("meta.json")
+        if not isinstance(meta, dict):
+            raise self.fail("meta.json", "a JSON object", _describe(meta))
+        if "schema_version" in meta and meta["schema_version"] != SCHEMA_VERSION:
+            where = f"{self.origin}: " if self.origin else ""
+            raise SchemaVersionError(
+                f"{where}sample '{self.key}': written with triplet schema_version {meta['schema_version']!r}, "
+                f"this dynaflip reads schema_version {SCHEMA_VERSION} (read it with the dynaflip that wrote it, "
+                "or extract it again)"
+            )
+        for name in (*_REQUIRED_META, "schema_version"):
+            if name not in meta:
+                raise self.fail(name, f"a key of meta.json ({META_FIELDS[name]})", "nothing (missing)")
+        self.meta: dict[str, Any] = meta
+        grid_size = meta["grid_size"]
+        # Shape symbols: F and N are known, K (flow steps) and D (text width) are bound by the first array.
+        self._symbols: dict[str, int] = {"F": FRAMES_PER_SAMPLE}
+        if isinstance(grid_size, int):
+            self._symbols["N"] = grid_size**2
+
+    def fail(self, name: str, expected: str, got: str) -> SchemaError:
+        return _fail(self.key, name, expected, got, self.origin)
+
+    def load(self, name: str) -> Any:
+        """Member ``name`` decoded by its extension (JSON, npy or image), or as it is if already decoded."""
+        return _load_member(self.members, name, self.key, self.origin)
+
+    def frame(self, index: int) -> np.ndarray:
+        """Stored frame ``index`` (0 = I_t, F-1 = I_t+H) as a uint8 (H, W, 3) array."""
+        name = next((f"frame{index}.{ext}" for ext in IMAGE_FORMATS if f"frame{index}.{ext}" in self.members), None)
+        if name is None:
+            raise self.fail(f"frame{index}", "an image member frame{i}.jpg or .png", "nothing (missing)")
+        return self.load(name)
+
+    def array(self, name: str) -> np.ndarray | None:
+        """Array member ``name`` of :data:`ARRAY_FIELDS`, its dtype and shape checked against the field table
+        and the arrays read before (None for an absent optional one)."""
+        spec = _ARRAY_SPECS[name]
+        member = f"{name}.npy"
+        if spec.optional and member not in self.members:
+            return None
+        value = self.load(member)
+        ok = isinstance(value, np.ndarray) and value.dtype == np.dtype(spec.dtype) and value.ndim == len(spec.shape)
+        if ok:
+            for dim, size in zip(spec.shape, value.shape, strict=True):
+                want = self._symbols.setdefault(dim, size) if isinstance(dim, str) else dim
+                ok = ok and size == want
+        if not ok:
+            shape = ", ".join(
+                f"{dim}={self._symbols[dim]}" if isinstance(dim, str) and dim in self._symbols else str(dim)
+                for dim in spec.shape
+            )
+            raise self.fail(name, f"{spec.dtype} array of shape ({shape})", _describe(value))
+        return value
+
+    def triplet(self) -> Triplet:
+        """Every member decoded into a :class:`Triplet` (not yet validated: see :func:`validate`)."""
+        meta = self.meta
+        frames = [self.frame(index) for index in range(FRAMES_PER_SAMPLE)]
+        arrays = {spec.name: self._raw_array(spec) for spec in ARRAY_FIELDS}
+        return Triplet(
+            key=self.key,
+            source=meta["source"],
+            video_id=meta["video_id"],
+            embodiment=meta["embodiment"],
+            instruction=meta["instruction"],
+            frames=frames,
+            depth_kind=meta["depth_kind"],
+            grid_size=meta["grid_size"],
+            extractor=meta["extractor"],
+            text_encoder=meta.get("text_encoder"),
+            extras=meta.get("extras") or {},
+            ego_motion=meta.get("ego_motion"),
+            **arrays,
+        )
+
+    def _raw_array(self, spec: ArrayField) -> Any:
+        member = f"{spec.name}.npy"
+        if spec.optional and member not in self.members:
+            return None
+        return self.load(member)  # unchecked: validate() names the first bad field with the full shape
+
+
+_REQUIRED_META = ("source", "video_id", "embodiment", "instruction", "depth_kind", "grid_size", "extractor")
+_ARRAY_SPECS = {spec.name: spec for spec in ARRAY_FIELDS}
 
 
 def _load_member(members: Mapping[str, Any], name: str, key: str, origin: str | None) -> Any:
@@ -328,38 +436,4 @@ def _load_member(members: Mapping[str, Any], name: str, key: str, origin: str | 
 
 
 def _from_members(members: Mapping[str, Any], *, origin: str | None) -> Triplet:
-    key = members.get("__key__", "?")
-    meta = _load_member(members, "meta.json", key, origin)
-    if not isinstance(meta, dict):
-        raise _fail(key, "meta.json", "a JSON object", _describe(meta), origin)
-    for name in ("source", "video_id", "embodiment", "instruction", "depth_kind", "grid_size", "extractor"):
-        if name not in meta:
-            raise _fail(key, name, f"a key of meta.json ({META_FIELDS[name]})", "nothing (missing)", origin)
-    frames = []
-    for index in range(FRAMES_PER_SAMPLE):
-        name = next((f"frame{index}.{ext}" for ext in IMAGE_FORMATS if f"frame{index}.{ext}" in members), None)
-        if name is None:
-            raise _fail(key, f"frame{index}", "an image member frame{i}.jpg or .png", "nothing (missing)", origin)
-        frames.append(_load_member(members, name, key, origin))
-    arrays = {}
-    for spec in ARRAY_FIELDS:
-        member = f"{spec.name}.npy"
-        if spec.optional and member not in members:
-            arrays[spec.name] = None
-            continue
-        arrays[spec.name] = _load_member(members, member, key, origin)
-    return Triplet(
-        key=key,
-        source=meta["source"],
-        video_id=meta["video_id"],
-        embodiment=meta["embodiment"],
-        instruction=meta["instruction"],
-        frames=frames,
-        depth_kind=meta["depth_kind"],
-        grid_size=meta["grid_size"],
-        extractor=meta["extractor"],
-        text_encoder=meta.get("text_encoder"),
-        extras=meta.get("extras") or {},
-        ego_motion=meta.get("ego_motion"),
-        **arrays,
-    )
+    return SampleReader(members, origin=origin).triplet()

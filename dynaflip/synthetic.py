@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from dynaflip.batch import Batch
+
 
 def synthetic_batch(
     batch_size: int,
@@ -20,9 +22,10 @@ def synthetic_batch(
     num_instructions: int = 4,
     invisible_fraction: float = 0.1,
     seed: int = 0,
-) -> dict[str, torch.Tensor]:
-    """A batch dict with frames (B, 3, 3, S, S), points3d (B, K, N, 3), points3d_valid (B, K, N),
-    text_embedding (B, text_dim), text_ids (B,), clip_ids (B,)."""
+) -> Batch:
+    """A prepared :class:`~dynaflip.batch.Batch` (float frames, as if normalised): frames (B, 3, 3, S, S),
+    points3d (B, K, N, 3), points3d_valid (B, K, N), text_embedding (B, text_dim), text_ids (B,), clip_ids
+    (B,); no queries2d (the model's default query grid), instructions named after their text id."""
     generator = torch.Generator().manual_seed(seed)
     num_points = grid_size**2
     xs = torch.linspace(-0.3, 0.3, grid_size)
@@ -38,11 +41,12 @@ def synthetic_batch(
     points3d = points3d * valid.unsqueeze(-1)
     text_ids = torch.randint(0, num_instructions, (batch_size,), generator=generator)
     instruction_table = torch.randn(num_instructions, text_dim, generator=generator)
-    return {
-        "frames": torch.randn(batch_size, 3, 3, image_size, image_size, generator=generator),
-        "points3d": points3d.float(),
-        "points3d_valid": valid,
-        "text_embedding": instruction_table[text_ids],
-        "text_ids": text_ids,
-        "clip_ids": torch.arange(batch_size),
-    }
+    return Batch(
+        frames=torch.randn(batch_size, 3, 3, image_size, image_size, generator=generator),
+        points3d=points3d.float(),
+        points3d_valid=valid,
+        text_embedding=instruction_table[text_ids],
+        text_ids=text_ids,
+        clip_ids=torch.arange(batch_size),
+        instructions=[f"instruction number {int(i)}" for i in text_ids],
+    )

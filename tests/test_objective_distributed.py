@@ -8,6 +8,7 @@ import torch.distributed as dist
 
 from dynaflip.models import DynaFLIP
 from dynaflip.objective import DynaFLIPLoss, ObjectiveConfig
+from dynaflip.step import forward_and_loss
 from dynaflip.synthetic import synthetic_batch
 from tests.helpers.distributed import run_distributed
 from tests.helpers.tiny import tiny_model_config
@@ -26,18 +27,11 @@ def make(config_name):
     batch = synthetic_batch(
         GLOBAL_BATCH, image_size=32, grid_size=4, flow_steps=3, text_dim=24, num_instructions=3, seed=3
     )
-    batch = {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}
-    return model, DynaFLIPLoss(objective), batch
+    return model, DynaFLIPLoss(objective), batch.to(dtype=torch.float64)
 
 
 def step(model, loss_fn, batch):
-    outputs = model(
-        batch["frames"],
-        points3d=batch["points3d"],
-        points3d_valid=batch["points3d_valid"],
-        text_embedding=batch["text_embedding"],
-    )
-    result = loss_fn(outputs, text_ids=batch["text_ids"], clip_ids=batch["clip_ids"])
+    result = forward_and_loss(model, loss_fn, batch)
     result.total.backward()
     return result
 
@@ -46,7 +40,7 @@ def distributed_worker(rank, world_size, config_name, out_path):
     model, loss_fn, batch = make(config_name)
     ddp = torch.nn.parallel.DistributedDataParallel(model)
     local = GLOBAL_BATCH // world_size
-    shard = {k: v[rank * local : (rank + 1) * local] for k, v in batch.items()}
+    shard = batch.rows(rank * local, (rank + 1) * local)
     result = step(ddp, loss_fn, shard)
     terms = torch.stack([result.total.detach(), *[t.detach() for t in result.terms.values()]])
     dist.all_reduce(terms)

@@ -1,6 +1,7 @@
 """The losses against naive per-sample loops (false negatives masked), the collapse monitor, the ablation
 switches end to end on a tiny model, float32 losses from a bf16 model, and the actor told where points are."""
 
+import dataclasses
 import math
 
 import pytest
@@ -19,6 +20,7 @@ from dynaflip.objective import (
     temporal_contrastive_loss,
     triangle_area,
 )
+from dynaflip.step import compute_loss, forward, forward_and_loss
 from dynaflip.synthetic import synthetic_batch
 from tests.helpers.tiny import tiny_model_config
 
@@ -131,13 +133,7 @@ def test_every_ablation_trains_every_parameter_it_builds(name):
     model = DynaFLIP(tiny_model_config(), objective, text_dim=24)
     loss_fn = DynaFLIPLoss(objective)
     batch = synthetic_batch(6, image_size=32, grid_size=4, flow_steps=3, text_dim=24, seed=1)
-    outputs = model(
-        batch["frames"],
-        points3d=batch["points3d"],
-        points3d_valid=batch["points3d_valid"],
-        text_embedding=batch["text_embedding"],
-    )
-    result = loss_fn(outputs, text_ids=batch["text_ids"], clip_ids=batch["clip_ids"])
+    result = forward_and_loss(model, loss_fn, batch)
     assert torch.isfinite(result.total)
     result.total.backward()
     unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
@@ -155,12 +151,7 @@ def test_flow_branch_does_not_shape_the_image_encoder():
     """The flow encoder sees stop-grad(d_t): a loss on z_F alone leaves the image encoder without gradient."""
     model = DynaFLIP(tiny_model_config(), ObjectiveConfig(lambda_act=0.0, lambda_tcn=0.0), text_dim=24)
     batch = synthetic_batch(4, image_size=32, grid_size=4, flow_steps=3, text_dim=24)
-    outputs = model(
-        batch["frames"],
-        points3d=batch["points3d"],
-        points3d_valid=batch["points3d_valid"],
-        text_embedding=batch["text_embedding"],
-    )
+    outputs = forward(model, batch)
     outputs.embeddings["flow"].sum().backward()
     assert all(p.grad is None for p in model.image_encoder.parameters())
     assert any(p.grad is not None for p in model.flow_encoder.parameters())
@@ -275,17 +266,13 @@ def test_bf16_model_outputs_give_a_float32_loss():
     torch.manual_seed(0)
     objective = ObjectiveConfig()
     model = DynaFLIP(tiny_model_config(), objective, text_dim=24).bfloat16()
-    batch = synthetic_batch(8, image_size=32, grid_size=4, flow_steps=3, text_dim=24, seed=2)
-    outputs = model(
-        batch["frames"].bfloat16(),
-        points3d=batch["points3d"],  # float32
-        points3d_valid=batch["points3d_valid"],
-        text_embedding=batch["text_embedding"].bfloat16(),
-    )
+    batch = synthetic_batch(8, image_size=32, grid_size=4, flow_steps=3, text_dim=24, seed=2).to(dtype=torch.bfloat16)
+    assert batch.frames.dtype == batch.text_embedding.dtype == torch.bfloat16 and batch.points3d.dtype == torch.float32
+    outputs = forward(model, batch)
     assert outputs.embeddings["image"].dtype == torch.bfloat16 and outputs.logit_scale.dtype == torch.float32
     assert outputs.logit_scale.item() == pytest.approx(1 / 0.07, rel=1e-7)  # not rounded to bf16
     loss_fn = DynaFLIPLoss(objective)
-    result = loss_fn(outputs, text_ids=batch["text_ids"], clip_ids=batch["clip_ids"])
+    result = compute_loss(loss_fn, outputs, text_ids=batch.text_ids, clip_ids=batch.clip_ids)
     assert result.total.dtype == torch.float32 and torch.isfinite(result.total)
     reference = DynaFLIPOutputs(
         embeddings={k: F.normalize(v.double(), dim=-1) for k, v in outputs.embeddings.items()},
@@ -295,7 +282,7 @@ def test_bf16_model_outputs_give_a_float32_loss():
         actor_mask=outputs.actor_mask.double(),
         logit_scale=outputs.logit_scale.double(),
     )
-    want = loss_fn(reference, text_ids=batch["text_ids"], clip_ids=batch["clip_ids"]).total
+    want = compute_loss(loss_fn, reference, text_ids=batch.text_ids, clip_ids=batch.clip_ids).total
     assert result.total.item() == pytest.approx(want.item(), rel=1e-5)
     result.total.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
@@ -307,17 +294,14 @@ def test_actor_is_told_where_each_point_is():
     torch.manual_seed(0)
     model = DynaFLIP(tiny_model_config(), ObjectiveConfig(), text_dim=24)
     batch = synthetic_batch(2, image_size=32, grid_size=4, flow_steps=3, text_dim=24, seed=3)
-    inputs = dict(
-        points3d=batch["points3d"], points3d_valid=batch["points3d_valid"], text_embedding=batch["text_embedding"]
-    )
     grid = torch.from_numpy(query_grid(grid_size=4, width=32, height=32)).expand(2, -1, -1)
-    default = model(batch["frames"], **inputs)
-    told = model(batch["frames"], queries2d=grid, **inputs)
+    default = forward(model, batch)
+    told = forward(model, dataclasses.replace(batch, queries2d=grid))
     torch.testing.assert_close(told.actor_prediction, default.actor_prediction)  # default = the stored grid
     shifted = grid.clone()
     shifted[:, 0] = torch.tensor([40.0, 5.0])  # outside the 32-px image
     shifted[:, 1] = shifted[:, 1] + 3.0
-    moved = model(batch["frames"], queries2d=shifted, **inputs)
+    moved = forward(model, dataclasses.replace(batch, queries2d=shifted))
     assert not torch.allclose(moved.actor_prediction[:, 1], default.actor_prediction[:, 1])
     torch.testing.assert_close(moved.actor_prediction[:, 2:], default.actor_prediction[:, 2:])
-    assert (moved.actor_mask[:, 0] == 0).all() and (default.actor_mask[:, 0] == batch["points3d_valid"][:, 1, 0]).all()
+    assert (moved.actor_mask[:, 0] == 0).all() and (default.actor_mask[:, 0] == batch.points3d_valid[:, 1, 0]).all()

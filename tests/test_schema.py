@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import webdataset as wds
 
-from dynaflip.schema import ARRAY_FIELDS, SchemaError, decode_sample, encode_sample, validate
+from dynaflip.schema import ARRAY_FIELDS, SampleReader, SchemaError, decode_sample, encode_sample, validate
 from tests.helpers.triplets import make_triplet
 
 
@@ -98,6 +98,26 @@ def test_missing_and_corrupt_members_are_named():
     meta_missing = dict(members, **{"meta.json": b'{"source": "x"}'})
     with pytest.raises(SchemaError, match=r"field 'video_id'"):
         decode_sample(meta_missing)
+
+
+def test_the_sample_reader_decodes_what_is_asked_and_checks_it_against_the_field_table():
+    """The training loader reads three frames and three arrays through the same reader as the validator:
+    each array is checked against the field table and the arrays read before (K bound by the first)."""
+    triplet = make_triplet(steps=3, grid_size=4)
+    members = encode_sample(triplet, image_format="png")
+    reader = SampleReader(members, origin="shard-x.tar")
+    np.testing.assert_array_equal(reader.frame(4), triplet.frames[4])
+    np.testing.assert_array_equal(reader.array("points3d"), triplet.points3d)
+    assert reader.meta["grid_size"] == 4 and reader.array("text_embedding").shape == (8,)
+    buffer = io.BytesIO()
+    np.save(buffer, triplet.tracks2d[:2])  # two flow steps where points3d has three
+    reader = SampleReader(dict(members, **{"tracks2d.npy": buffer.getvalue()}), origin="shard-x.tar")
+    reader.array("points3d")
+    expected = r"shard-x\.tar: sample 'sample-000': field 'tracks2d': expected float32 array of shape \(K=3, N=16, 2\)"
+    with pytest.raises(SchemaError, match=expected):
+        reader.array("tracks2d")
+    without = {name: value for name, value in members.items() if name != "text_embedding.npy"}
+    assert SampleReader(without).array("text_embedding") is None  # optional
 
 
 def test_a_truncated_tar_member_is_reported_by_name(tmp_path):

@@ -5,11 +5,14 @@ and across two (DDP over gloo), same-clip masks across micro-batches included; a
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from dynaflip.models import DynaFLIP
 from dynaflip.objective import DynaFLIPLoss, ObjectiveConfig
+from dynaflip.step import forward_and_loss
 from dynaflip.synthetic import synthetic_batch
 from tests.helpers.distributed import run_distributed
 from tests.helpers.shards import write_synthetic_shards
@@ -28,20 +31,13 @@ def make(objective_name: str):
     batch = synthetic_batch(
         GLOBAL_BATCH, image_size=32, grid_size=4, flow_steps=3, text_dim=24, num_instructions=3, seed=5
     )
-    batch = {k: (v.double() if v.is_floating_point() else v) for k, v in batch.items()}
-    batch["clip_ids"] = CLIP_IDS.clone()
+    batch = dataclasses.replace(batch.to(dtype=torch.float64), clip_ids=CLIP_IDS.clone())
     return model, DynaFLIPLoss(objective), batch
 
 
 def full_batch_reference(objective_name: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     model, loss_fn, batch = make(objective_name)
-    outputs = model(
-        batch["frames"],
-        points3d=batch["points3d"],
-        points3d_valid=batch["points3d_valid"],
-        text_embedding=batch["text_embedding"],
-    )
-    result = loss_fn(outputs, text_ids=batch["text_ids"], clip_ids=batch["clip_ids"])
+    result = forward_and_loss(model, loss_fn, batch)
     result.total.backward()
     return result.total.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
 
@@ -50,7 +46,7 @@ def accumulating_worker(rank, world_size, objective_name, accumulation, out_path
     from accelerate import Accelerator
 
     from dynaflip.train.backend import prepare
-    from dynaflip.train.step import MicroBatch, TrainStep
+    from dynaflip.train.step import TrainStep
 
     accelerator = Accelerator(cpu=True)
     model, loss_fn, batch = make(objective_name)
@@ -58,22 +54,7 @@ def accumulating_worker(rank, world_size, objective_name, accumulation, out_path
     backend = prepare(accelerator, model, torch.optim.SGD(model.parameters(), lr=1.0), grad_clip=0.0)
     assert backend.name == ("DDP" if world_size > 1 else "single process")
     local = GLOBAL_BATCH // world_size
-    micro = local // accumulation
-    micro_batches = []
-    for index in range(accumulation):
-        start = rank * local + index * micro
-        rows = {k: v[start : start + micro] for k, v in batch.items()}
-        micro_batches.append(
-            MicroBatch(
-                frames=rows["frames"],
-                points3d=rows["points3d"],
-                points3d_valid=rows["points3d_valid"],
-                queries2d=None,
-                text_embedding=rows["text_embedding"],
-                text_ids=rows["text_ids"],
-                clip_ids=rows["clip_ids"],
-            )
-        )
+    micro_batches = batch.rows(rank * local, (rank + 1) * local).split(accumulation)
     result = TrainStep(backend=backend, loss_fn=loss_fn)(micro_batches)
     loss = result.total.detach().clone()
     torch.distributed.all_reduce(loss)

@@ -29,11 +29,7 @@ def take(data, state, count):
 
 
 def same_batch(a, b):
-    return (
-        torch.equal(a["frames"], b["frames"])
-        and torch.equal(a["points3d"], b["points3d"])
-        and a["instructions"] == b["instructions"]
-    )
+    return torch.equal(a.frames, b.frames) and torch.equal(a.points3d, b.points3d) and a.instructions == b.instructions
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +41,11 @@ def test_batches_have_the_training_layout(shards):
     data = TrainingData(data_config(shards), grid_size=4, seed=0, rank=0, world_size=1)
     assert data.dataset_size == 24 and data.batches_per_epoch == 6
     batch = take(data, StreamState(), 1)[0]
-    assert batch["frames"].shape == (4, 3, 3, 32, 32) and batch["frames"].dtype == torch.uint8
-    assert batch["points3d"].shape == (4, 3, 16, 3) and batch["points3d_valid"].dtype == torch.bool
-    assert batch["text_embedding"].shape == (4, 8) and batch["text_encoder"] == "test-encoder"
-    assert batch["text_ids"].dtype == torch.int64 and len(batch["instructions"]) == 4
+    assert batch.frames.shape == (4, 3, 3, 32, 32) and batch.frames.dtype == torch.uint8
+    assert batch.points3d.shape == (4, 3, 16, 3) and batch.points3d_valid.dtype == torch.bool
+    assert batch.text_embedding.shape == (4, 8) and batch.text_encoder == "test-encoder"
+    assert batch.text_ids.dtype == torch.int64 and len(batch.instructions) == 4
+    assert batch.queries2d.shape == (4, 16, 2) and batch.stream.worker in (0, 1)
 
 
 def test_resumed_stream_continues_with_the_same_batches(shards):
@@ -98,8 +95,8 @@ def test_corrupt_members_are_skipped_and_counted(tmp_path):
     corrupt_one_member(folder / "shard-000001.tar", "frame0.jpg")
     data = TrainingData(data_config(folder, workers=0, shuffle_buffer=1), grid_size=4, seed=0, rank=0, world_size=1)
     batches = take(data, StreamState(), 12)
-    assert sum(int(b["skipped"]) for b in batches) >= 2
-    assert all(b["frames"].shape[0] == 4 for b in batches)
+    assert sum(b.stream.skipped for b in batches) >= 2
+    assert all(len(b) == 4 for b in batches)
 
 
 def test_sets_are_mixed_by_weight(tmp_path):
@@ -109,14 +106,14 @@ def test_sets_are_mixed_by_weight(tmp_path):
         a, shards=[ShardSet(path=str(a), weight=3.0), ShardSet(path=str(b), weight=1.0)], workers=0, shuffle_buffer=1
     )
     data = TrainingData(config, grid_size=4, seed=0, rank=0, world_size=1)
-    keys = [text for batch in take(data, StreamState(), 100) for text in batch["instructions"]]
+    keys = [text for batch in take(data, StreamState(), 100) for text in batch.instructions]
     assert len(keys) == 400
     # Instructions do not reveal the set, the text ids do not either: count through clip ids instead.
     batches = take(TrainingData(config, grid_size=4, seed=0, rank=0, world_size=1), StreamState(), 100)
     from dynaflip.train.data import stable_hash
 
     a_ids = {stable_hash(f"unit-test/aaa-video-{i}") for i in range(8)}
-    from_a = sum(int(cid) in a_ids for batch in batches for cid in batch["clip_ids"])
+    from_a = sum(int(cid) in a_ids for batch in batches for cid in batch.clip_ids)
     assert 0.65 < from_a / 400 < 0.85  # weight 3:1 per sample, whatever the shard sizes
 
 

@@ -7,36 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+# The layout (names, the folder pattern) is the library's, so the hub's export reads what is written here.
+from dynaflip.checkpoint_layout import (  # noqa: F401 (latest_checkpoint: re-exported for the trainer)
+    CONFIG_FILE,
+    ENCODER_FILE,
+    STATE_FILE,
+    checkpoint_dir,
+    latest_checkpoint,
+    list_checkpoints,
+)
 from dynaflip.io import atomic_write_json
-
-CHECKPOINTS_DIR = "checkpoints"
-STATE_FILE = "trainer_state.json"
-ENCODER_FILE = "image_encoder.safetensors"
-CONFIG_FILE = "config.yaml"
-_NAME = re.compile(r"^step-(\d{8})$")
-
-
-def checkpoint_dir(run_dir: Path, step: int) -> Path:
-    return run_dir / CHECKPOINTS_DIR / f"step-{step:08d}"
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (temporary folders of interrupted saves are ignored)."""
-    folder = run_dir / CHECKPOINTS_DIR
-    if not folder.is_dir():
-        return []
-    found = [path for path in folder.iterdir() if _NAME.match(path.name) and (path / STATE_FILE).is_file()]
-    return sorted(found, key=lambda path: int(_NAME.match(path.name).group(1)))
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    checkpoints = list_checkpoints(run_dir)
-    return checkpoints[-1] if checkpoints else None
 
 
 def save_checkpoint(

@@ -18,7 +18,6 @@ Design (see ecosystem-lessons: webdataset and accelerate):
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import random
@@ -31,7 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from dynaflip.schema import SchemaError
+from dynaflip.batch import Batch, StreamMark
+from dynaflip.schema import SampleReader, SchemaError, SchemaVersionError
 
 from .augment import augment_frames, crop_points, sample_params
 from .config import DataConfig, ShardSet
@@ -165,7 +165,7 @@ class TripletStream(IterableDataset):
         self.urls = urls
         self.cumulative = np.cumsum(np.asarray(probabilities) / np.sum(probabilities))
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[Batch | SchemaVersionError]:
         info = get_worker_info()
         physical = info.id if info is not None else 0
         worker = (physical + self.rotation) % self.num_workers
@@ -189,15 +189,18 @@ class TripletStream(IterableDataset):
                     config=self.config,
                     grid_size=self.grid_size,
                 )
+            except SchemaVersionError as error:
+                # Not a corrupt sample but a shard this reader must not guess at: handed to the trainer, which
+                # raises it in the main process as the one line it is (a worker's raise would be wrapped).
+                yield error
+                return
             except Exception as error:
                 skipper(error)
                 continue
             batch.append(decoded)
             if len(batch) == self.config.batch_size:
                 out = collate(batch)
-                out["worker"] = worker
-                out["raw_consumed"] = consumed
-                out["skipped"] = skipper.count - reported_skips
+                out.stream = StreamMark(worker=worker, raw_consumed=consumed, skipped=skipper.count - reported_skips)
                 reported_skips = skipper.count
                 yield out
                 batch = []
@@ -228,62 +231,26 @@ class TripletStream(IterableDataset):
             yield sample
 
 
-def _decode_image(data: bytes) -> torch.Tensor:
-    from PIL import Image
-
-    array = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
-
-
-def _member(sample: dict[str, Any], name: str) -> bytes:
-    if name not in sample:
-        raise SchemaError(f"{sample.get('__url__', '?')}: sample '{sample.get('__key__')}': member '{name}' is missing")
-    return sample[name]
-
-
-def _frame(sample: dict[str, Any], index: int) -> torch.Tensor:
-    for ext in ("jpg", "png"):
-        if f"frame{index}.{ext}" in sample:
-            return _decode_image(sample[f"frame{index}.{ext}"])
-    raise SchemaError(
-        f"{sample.get('__url__', '?')}: sample '{sample.get('__key__')}': member 'frame{index}' is missing"
-    )
-
-
 def decode_training_sample(
     sample: dict[str, Any], *, rng: random.Random, config: DataConfig, grid_size: int
 ) -> dict[str, Any]:
-    """Raw tar members -> the tensors of one training example (frames as uint8, augmented)."""
-    where = f"{sample.get('__url__', '?')}: sample '{sample.get('__key__')}'"
-    meta = json.loads(_member(sample, "meta.json"))
+    """Raw tar members -> the tensors of one training example (frames as uint8, augmented). The members are
+    read by the schema's :class:`~dynaflip.schema.SampleReader` (an unknown schema_version is refused there),
+    only those training needs."""
+    reader = SampleReader(sample)
+    meta = reader.meta
+    if meta["grid_size"] != grid_size:
+        raise reader.fail("grid_size", f"{grid_size} (model.grid_size)", repr(meta["grid_size"]))
     middle = rng.choice((1, 2, 3))
-    frames = torch.stack([_frame(sample, 0), _frame(sample, middle), _frame(sample, 4)])
-    points3d = np.load(io.BytesIO(_member(sample, "points3d.npy")), allow_pickle=False)
-    valid = np.load(io.BytesIO(_member(sample, "points3d_valid.npy")), allow_pickle=False)
-    if (
-        points3d.ndim != 3
-        or points3d.shape[1] != grid_size**2
-        or points3d.shape[2] != 3
-        or points3d.dtype != np.float32
-    ):
-        raise SchemaError(
-            f"{where}: field 'points3d': expected float32 (K, {grid_size**2}, 3) for model.grid_size={grid_size}, "
-            f"got {points3d.dtype} {points3d.shape}"
-        )
-    if valid.shape != points3d.shape[:2] or valid.dtype != np.bool_:
-        raise SchemaError(
-            f"{where}: field 'points3d_valid': expected bool {points3d.shape[:2]}, got {valid.dtype} {valid.shape}"
-        )
+    frames = torch.stack([_frame(reader, 0), _frame(reader, middle), _frame(reader, 4)])
+    points3d = reader.array("points3d")
+    valid = reader.array("points3d_valid")
     height, width = frames.shape[2], frames.shape[3]
     params = sample_params(height, width, rng=rng, crop_scale=config.crop_scale, jitter=config.color_jitter)
     # Where each query point of the flow lands in the augmented image (the actor is told, see augment.py).
-    tracks2d = np.load(io.BytesIO(_member(sample, "tracks2d.npy")), allow_pickle=False)
-    if tracks2d.shape != (*points3d.shape[:2], 2) or tracks2d.dtype != np.float32:
-        raise SchemaError(
-            f"{where}: field 'tracks2d': expected float32 {(*points3d.shape[:2], 2)}, got {tracks2d.dtype} "
-            f"{tracks2d.shape}"
-        )
-    out = {
+    tracks2d = reader.array("tracks2d")
+    text_embedding = reader.array("text_embedding")
+    return {
         "frames": augment_frames(frames, params, size=config.image_size),
         "queries2d": torch.from_numpy(crop_points(tracks2d[0], params, size=config.image_size)),
         "crop": (params.top, params.left, params.height, params.width),  # in stored-frame pixels
@@ -293,30 +260,31 @@ def decode_training_sample(
         "text_id": stable_hash(meta["instruction"]),
         "clip_id": stable_hash(f"{meta['source']}/{meta['video_id']}"),
         "text_encoder": meta.get("text_encoder"),
-        "text_embedding": None,
+        "text_embedding": torch.from_numpy(text_embedding) if text_embedding is not None else None,
     }
-    if "text_embedding.npy" in sample:
-        out["text_embedding"] = torch.from_numpy(np.load(io.BytesIO(sample["text_embedding.npy"]), allow_pickle=False))
-    return out
 
 
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+def _frame(reader: SampleReader, index: int) -> torch.Tensor:
+    return torch.from_numpy(reader.frame(index).copy()).permute(2, 0, 1)
+
+
+def collate(samples: list[dict[str, Any]]) -> Batch:
     steps = {s["points3d"].shape[0] for s in samples}
     if len(steps) > 1:
         raise SchemaError(f"batch mixes flow lengths {sorted(steps)}: every shard set must use the same flow_steps")
     encoders = {s["text_encoder"] for s in samples}
     cached = all(s["text_embedding"] is not None for s in samples) and len(encoders) == 1
-    return {
-        "frames": torch.stack([s["frames"] for s in samples]),
-        "points3d": torch.stack([s["points3d"] for s in samples]),
-        "points3d_valid": torch.stack([s["points3d_valid"] for s in samples]),
-        "queries2d": torch.stack([s["queries2d"] for s in samples]),
-        "instructions": [s["instruction"] for s in samples],
-        "text_ids": torch.tensor([s["text_id"] for s in samples], dtype=torch.int64),
-        "clip_ids": torch.tensor([s["clip_id"] for s in samples], dtype=torch.int64),
-        "text_embedding": torch.stack([s["text_embedding"] for s in samples]) if cached else None,
-        "text_encoder": encoders.pop() if cached else None,
-    }
+    return Batch(
+        frames=torch.stack([s["frames"] for s in samples]),
+        points3d=torch.stack([s["points3d"] for s in samples]),
+        points3d_valid=torch.stack([s["points3d_valid"] for s in samples]),
+        queries2d=torch.stack([s["queries2d"] for s in samples]),
+        instructions=[s["instruction"] for s in samples],
+        text_ids=torch.tensor([s["text_id"] for s in samples], dtype=torch.int64),
+        clip_ids=torch.tensor([s["clip_id"] for s in samples], dtype=torch.int64),
+        text_embedding=torch.stack([s["text_embedding"] for s in samples]) if cached else None,
+        text_encoder=encoders.pop() if cached else None,
+    )
 
 
 class TrainingData:
@@ -352,7 +320,7 @@ class TrainingData:
             )
         return out
 
-    def batches(self, state: StreamState) -> Iterator[dict[str, Any]]:
+    def batches(self, state: StreamState) -> Iterator[Batch]:
         """Yield batches forever, updating ``state`` as the trainer takes them."""
         while True:
             self.stream.epoch = state.epoch
@@ -369,8 +337,10 @@ class TrainingData:
             iterator = iter(loader)
             while state.batches_in_epoch < self.batches_per_epoch:
                 batch = next(iterator)
+                if isinstance(batch, SchemaVersionError):
+                    raise batch
                 state.batches_in_epoch += 1
-                state.raw_consumed[int(batch["worker"])] = int(batch["raw_consumed"])
+                state.raw_consumed[batch.stream.worker] = batch.stream.raw_consumed
                 yield batch
             del iterator, loader  # shuts the epoch's workers down
             state.epoch += 1

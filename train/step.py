@@ -8,38 +8,29 @@ micro-batch is encoded again with a graph, under the random state of its first p
 the cached output gradients. The parameter gradients equal those of the full batch in one pass (tested),
 for one more forward pass per micro-batch; the activation memory stays that of one micro-batch.
 
-The loss always runs outside autocast and in float32 (see ``dynaflip.objective.loss``).
+The forward and the loss are :mod:`dynaflip.step`'s (the benches and tests run the same functions); only
+what ties the step to accelerate's backend (backward, micro-batch sync, the update) is here. The loss
+always runs outside autocast and in float32 (see ``dynaflip.objective.loss``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import dataclasses
 
 import torch
 
+from dynaflip.batch import Batch
 from dynaflip.models.dynaflip_model import DynaFLIPOutputs
 from dynaflip.models.text_encoder import FrozenTextEncoder, TextEncoderConfig
 from dynaflip.objective import DynaFLIPLoss, LossOutput
+from dynaflip.step import compute_loss, forward, forward_and_loss
 
 from .backend import Backend
 
 
-@dataclass
-class MicroBatch:
-    """One micro-batch of model inputs, on the device, floating inputs in the model's input dtype."""
-
-    frames: torch.Tensor  # (B, 3, C, H, W) normalised [I_t, I_mid, I_t+H]
-    points3d: torch.Tensor  # (B, K, N, 3) float32: kept in float32 whatever the model's dtype
-    points3d_valid: torch.Tensor  # (B, K, N) bool
-    queries2d: torch.Tensor | None  # (B, N, 2) pixels of the augmented frames where the tracked points are
-    text_embedding: torch.Tensor | None  # (B, D_text)
-    text_ids: torch.Tensor  # (B,) int64
-    clip_ids: torch.Tensor  # (B,) int64
-
-
 class BatchPreparer:
-    """Loader batches (uint8 frames, cached or raw instructions) -> :class:`MicroBatch` on the device."""
+    """Loaded batches (uint8 frames, cached or raw instructions) -> prepared batches on the device: frames
+    normalised, floating inputs in the model's input dtype (points at least float32), text embedded."""
 
     def __init__(
         self,
@@ -57,41 +48,20 @@ class BatchPreparer:
         self.text = text  # None: the objective does not use language
         self._text_encoder: FrozenTextEncoder | None = None
 
-    def __call__(self, batch: dict[str, Any]) -> MicroBatch:
-        frames = (batch["frames"].to(self.device, non_blocking=True).float() / 255.0 - self.mean) / self.std
-        return MicroBatch(
-            frames=frames.to(self.dtype),
-            points3d=batch["points3d"].to(self.device).float(),
-            points3d_valid=batch["points3d_valid"].to(self.device),
-            queries2d=batch["queries2d"].to(self.device) if batch.get("queries2d") is not None else None,
-            text_embedding=self._text_embedding(batch),
-            text_ids=batch["text_ids"].to(self.device),
-            clip_ids=batch["clip_ids"].to(self.device),
-        )
+    def __call__(self, batch: Batch) -> Batch:
+        frames = (batch.frames.to(self.device, non_blocking=True).float() / 255.0 - self.mean) / self.std
+        text_embedding = self._text_embedding(batch)
+        prepared = dataclasses.replace(batch, frames=frames, text_embedding=text_embedding)
+        return prepared.to(self.device, dtype=self.dtype)
 
-    def _text_embedding(self, batch: dict[str, Any]) -> torch.Tensor | None:
+    def _text_embedding(self, batch: Batch) -> torch.Tensor | None:
         if self.text is None:
             return None
-        if batch.get("text_embedding") is not None and batch.get("text_encoder") == self.text.name:
-            return batch["text_embedding"].to(self.device).to(self.dtype)
+        if batch.text_embedding is not None and batch.text_encoder == self.text.name:
+            return batch.text_embedding.to(self.device)
         if self._text_encoder is None:
             self._text_encoder = FrozenTextEncoder(self.text).to(self.device)
-        return self._text_encoder(batch["instructions"]).to(self.dtype)
-
-
-def forward(model: torch.nn.Module, inputs: MicroBatch) -> DynaFLIPOutputs:
-    return model(
-        inputs.frames,
-        points3d=inputs.points3d,
-        points3d_valid=inputs.points3d_valid,
-        text_embedding=inputs.text_embedding,
-        queries2d=inputs.queries2d,
-    )
-
-
-def compute_loss(loss_fn: DynaFLIPLoss, outputs: DynaFLIPOutputs, *, text_ids, clip_ids) -> LossOutput:
-    with torch.autocast(outputs.logit_scale.device.type, enabled=False):
-        return loss_fn(outputs, text_ids=text_ids, clip_ids=clip_ids)
+        return self._text_encoder(batch.instructions)
 
 
 class TrainStep:
@@ -101,7 +71,7 @@ class TrainStep:
         self.backend = backend
         self.loss_fn = loss_fn
 
-    def __call__(self, micro_batches: list[MicroBatch]) -> LossOutput:
+    def __call__(self, micro_batches: list[Batch]) -> LossOutput:
         if len(micro_batches) == 1:
             result = self._single(micro_batches[0])
         else:
@@ -109,16 +79,14 @@ class TrainStep:
         self.backend.step()
         return result
 
-    def _single(self, inputs: MicroBatch) -> LossOutput:
+    def _single(self, inputs: Batch) -> LossOutput:
         backend = self.backend
         with backend.micro_batch(last=True):
-            with backend.autocast():
-                outputs = forward(backend.model, inputs)
-            result = compute_loss(self.loss_fn, outputs, text_ids=inputs.text_ids, clip_ids=inputs.clip_ids)
+            result = forward_and_loss(backend.model, self.loss_fn, inputs, autocast=backend.autocast())
             backend.backward(result.total)
         return result
 
-    def _cached(self, micro_batches: list[MicroBatch]) -> LossOutput:
+    def _cached(self, micro_batches: list[Batch]) -> LossOutput:
         backend = self.backend
         device = micro_batches[0].frames.device
         states, cached = [], []

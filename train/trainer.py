@@ -142,7 +142,7 @@ def train(config: TrainConfig, *, resume: str | None = None) -> Path:
             fetch = time.perf_counter()
             batch = next(batches)
             data_seconds += time.perf_counter() - fetch
-            counters["skipped"] += int(batch["skipped"])
+            counters["skipped"] += batch.stream.skipped
             micro_batches.append(prepare_batch(batch))
         result = train_step(micro_batches)
         values = {"loss": result.total, **result.terms, **result.metrics}

@@ -8,12 +8,12 @@ Reads the checkpoint layout the training stage writes (``image_encoder.safetenso
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dynaflip.checkpoint_layout import CHECKPOINTS_DIR, CONFIG_FILE, ENCODER_FILE, STATE_FILE, latest_checkpoint
 from dynaflip.config import from_dict
 from dynaflip.io import atomic_write_text
 from dynaflip.models.image_encoder import ImageEncoder, ImageEncoderConfig
@@ -21,29 +21,18 @@ from dynaflip.models.image_encoder import ImageEncoder, ImageEncoderConfig
 from .card import model_card
 from .format import save_encoder
 
-ENCODER_FILE = "image_encoder.safetensors"
-STATE_FILE = "trainer_state.json"
-CONFIG_FILE = "config.yaml"
-_STEP = re.compile(r"^step-(\d+)$")
-
 
 def find_checkpoint(path: str | Path) -> Path:
     """``path`` itself if it is a checkpoint, else the latest complete checkpoint of the run folder ``path``."""
     path = Path(path)
     if (path / STATE_FILE).is_file():
         return path
-    folder = path / "checkpoints"
-    candidates = (
-        sorted(
-            (p for p in folder.glob("step-*") if _STEP.match(p.name) and (p / STATE_FILE).is_file()),
-            key=lambda p: int(_STEP.match(p.name).group(1)),
+    latest = latest_checkpoint(path)
+    if latest is None:
+        raise FileNotFoundError(
+            f"{path}: neither a checkpoint ({STATE_FILE}) nor a run folder with {CHECKPOINTS_DIR}/step-*"
         )
-        if folder.is_dir()
-        else []
-    )
-    if not candidates:
-        raise FileNotFoundError(f"{path}: neither a checkpoint ({STATE_FILE}) nor a run folder with checkpoints/step-*")
-    return candidates[-1]
+    return latest
 
 
 def export_checkpoint(source: str | Path, out_dir: str | Path, *, extra: dict[str, Any] | None = None) -> Path:

@@ -23,7 +23,10 @@ def write_synthetic_shards(
     steps: int = 3,
     size: int = 32,
     prefix: str = "syn",
+    schema_version: int | None = None,
 ) -> Path:
+    """``shards`` tar shards of ``per_shard`` valid triplets; ``schema_version``: written into every sample's
+    meta.json instead of the current one (a shard from another version of the schema)."""
     folder.mkdir(parents=True, exist_ok=True)
     sizes = {}
     for shard in range(shards):
@@ -37,7 +40,11 @@ def write_synthetic_shards(
                 triplet.video_id = f"{prefix}-video-{number // 2}"
                 triplet.instruction = INSTRUCTIONS[number % len(INSTRUCTIONS)]
                 triplet.text_embedding = np.random.default_rng(number % 3).normal(size=8).astype(np.float32)
-                writer.write(encode_sample(triplet))
+                sample = encode_sample(triplet)
+                if schema_version is not None:
+                    meta = json.loads(sample["meta.json"])
+                    sample["meta.json"] = json.dumps({**meta, "schema_version": schema_version}).encode()
+                writer.write(sample)
         sizes[name] = per_shard
     (folder / "sizes.json").write_text(json.dumps(sizes))
     (folder / "manifest.json").write_text(json.dumps({"complete": True, "num_samples": shards * per_shard}))

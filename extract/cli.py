@@ -123,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CAMERA=DEPTH",
         help="use depth video feature DEPTH as the recorded depth of CAMERA (default: paired by name)",
     )
+    lerobot.add_argument(
+        "--moving-camera",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="a camera that moves (repeatable; 'all' for a mobile robot): its camera motion is estimated. Default: "
+        "wrist, hand, gripper, eef and head cameras move, the others are fixed and not estimated",
+    )
     _add_run_options(lerobot)
 
     metaworld = commands.add_parser("metaworld", help="simulated robot episodes: generate, then extract")
@@ -265,6 +273,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             depth_keys=depth_keys,
             image_cache=Path(args.out) / "lerobot-images",
             intrinsics_required=_load_config(args).assume_fovy_degrees is None,
+            moving_cameras=args.moving_camera,
         )
         return _run(args, items, source="lerobot")
     if args.command == "metaworld":

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dynaflip.extract.cli import main
+from dynaflip.extract.depth.relative import disparity_to_depth
 from dynaflip.extract.egomotion import EgoMotionFailed, ReferencePoints, estimate_camera_motion
 from dynaflip.extract.sources.lerobot import iter_lerobot_clips
 from dynaflip.extract.video import VideoUnreadable, decode_frames, frame_index
@@ -36,9 +37,9 @@ def run(videos, out, *overrides):
     return json.loads((out / "manifest.json").read_text()), read_samples(out)
 
 
-def write_clip(folder, name, images, *, rotation=None, intrinsics=None, depth=None):
+def write_clip(folder, name, images, *, rotation=None, intrinsics=None, depth=None, **fields):
     write_frames(folder / f"{name}.mp4", images, display_rotation=rotation, options={"crf": "16"})
-    sidecar = {"instruction": "slide the square"}
+    sidecar = {"instruction": "slide the square", **fields}
     if intrinsics is not None:
         sidecar["intrinsics"] = intrinsics
     (folder / f"{name}.json").write_text(json.dumps(sidecar))
@@ -95,6 +96,7 @@ def portrait_folder(tmp_path_factory):
             rotation=rotation,
             intrinsics=intrinsics,
             depth=maps,
+            **({"camera_fixed": True} if name == "upside_down" else {}),
         )
     return folder
 
@@ -123,6 +125,9 @@ def test_portrait_clips_get_portrait_intrinsics_and_depth(portrait_folder, tmp_p
             turned = 270 if name != "upside_down" else 180
             assert triplet.extras["video_rotation"] == {"degrees_counterclockwise": turned, "stored_size": stored}
             assert triplet.points3d_valid[0].mean() > 0.9
+            # A sidecar saying the camera is fixed skips the test; the others find no motion by testing it.
+            decision = "fixed-by-source" if name == "upside_down" else "no-motion-kept"
+            assert triplet.ego_motion["method"] == "none" and triplet.ego_motion["decision"] == decision
 
 
 # --- 2. depth holes -----------------------------------------------------------------------------------------------
@@ -333,6 +338,35 @@ def test_lerobot_subtasks_language_and_depth_unit_are_read(today):
                 clip.extras["depth_video"]["recorded_unit"] == "mm"
                 and clip.extras["depth_video"]["stream"] == DEPTH_TOP
             )
+
+
+def test_lerobot_moving_cameras_can_be_named(today):
+    def fixed(**options):
+        return {
+            c.extras["lerobot"]["camera"]: c.extras["camera_fixed"]
+            for c in iter_lerobot_clips(today.root, **options)
+            if not hasattr(c, "reason")
+        }
+
+    assert fixed() == {TOP: True, WRIST: False}
+    assert fixed(moving_cameras=[TOP]) == {TOP: False, WRIST: True}
+    assert fixed(moving_cameras=["all"]) == {TOP: False, WRIST: False}  # a mobile robot
+    with pytest.raises(ValueError, match=r"--moving-camera observation\.images\.side: not a camera being extracted"):
+        fixed(moving_cameras=["observation.images.side"])
+
+
+def test_monocular_depth_at_the_image_border_is_unknown():
+    """Checked, nothing to change: relative depth marks non-positive or non-finite disparity unknown, and depth
+    sampling refuses a point whose 2x2 neighbourhood leaves the image (tracks may run off the border)."""
+    disparity = np.ones((1, 10, 12))
+    disparity[0, :, 0], disparity[0, 0, :] = 0.0, np.nan
+    depth = disparity_to_depth(disparity)[0]
+    assert np.all(depth[:, 0] == 0) and np.all(depth[0, :] == 0) and np.all(depth[1:, 1:] == 1)
+    # Inside; up to the last pixel's far edge (its value, never extrapolated); beyond it; left of the first
+    # centre; next to the unknown first column; clear of it.
+    points = [[5.0, 5.0], [10.9, 5.0], [11.2, 5.0], [5.0, 9.5], [12.0, 5.0], [5.0, 10.0], [-0.2, 5.0], [0.5, 5.0]]
+    _, valid = bilinear_depth(depth, np.array([*points, [1.5, 5.0]]))
+    assert valid.tolist() == [True, True, True, True, False, False, False, False, True]
 
 
 def test_lerobot_depth_unit_is_checked(tmp_path):

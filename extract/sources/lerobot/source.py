@@ -58,7 +58,7 @@ def iter_lerobot_clips(
     depth_keys: Mapping[str, str] | None = None,
     image_cache: str | os.PathLike[str] | None = None,
     intrinsics_required: bool = False,
-    fixed_cameras: Sequence[str] | None = None,
+    moving_cameras: Sequence[str] | None = None,
 ) -> Iterator[ClipSpec | SkippedClip]:
     """Clips of the dataset at ``root``: skipped items first (unreadable files, missing videos, episodes
     without an instruction), then clips sorted by id.
@@ -69,8 +69,9 @@ def iter_lerobot_clips(
     as lossless videos once, so the pipeline can decode them like any camera; required only for them.
     ``intrinsics_required``: refuse cameras without intrinsics in the dataset (set when no
     ``assume_fovy_degrees`` is configured, so a run does not skip every clip one by one).
-    ``fixed_cameras``: the camera keys that do not move (default: those without a word of
-    ``MOVING_CAMERA_WORDS`` such as "wrist" in their key; give ``[]`` for a mobile robot).
+    ``moving_cameras``: camera keys that move, or ``["all"]`` (a mobile robot); the others are fixed (default:
+    the keys with a word of ``MOVING_CAMERA_WORDS`` such as "wrist" move). Fixed cameras' clips say so
+    (``extras["camera_fixed"]``), and their camera motion is not estimated.
     Raises LeRobotFormatError / ValueError (one line) for a dataset or selection that cannot be read at all.
     """
     meta = read_meta(root)
@@ -95,7 +96,16 @@ def iter_lerobot_clips(
                 "features; give image_cache, a folder for their frames as lossless videos"
             )
         images = ImageVideos(meta, Path(image_cache))
-    fixed = set(fixed_cameras) if fixed_cameras is not None else {c.key for c in chosen if is_fixed_camera(c.key)}
+    if moving_cameras is None:
+        fixed = {camera.key for camera in chosen if is_fixed_camera(camera.key)}
+    else:
+        unknown = sorted(set(moving_cameras) - {camera.key for camera in chosen} - {"all"})
+        if unknown:
+            raise ValueError(
+                f"--moving-camera {unknown[0]}: not a camera being extracted (cameras: "
+                f"{', '.join(camera.key for camera in chosen)}, or 'all')"
+            )
+        fixed = set() if "all" in moving_cameras else {c.key for c in chosen} - set(moving_cameras)
     lister = _EpisodeLister(
         meta, tasks, subtasks, chosen, camera_names([c.key for c in chosen]), intrinsics, images, fixed
     )

@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def by_name(*classes: type) -> dict[str, type]:
+    """``{cls.name: cls}`` for backend classes, in the order given."""
+    return {cls.name: cls for cls in classes}
+
+
 def create_plugin(
     registry: Mapping[str, type], name: str, options: Mapping[str, Any], *, kind: str, plural: str
 ) -> Any:

@@ -9,7 +9,6 @@ those, then assembles the split files and writes ``dataset.json`` last. Workers 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import shutil
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import numpy as np
 
 from dynaflip import __version__
 from dynaflip.io import atomic_path, atomic_write_json
+from dynaflip.workers import worker_context
 
 from .labels import INDEX_KEYS, LABEL_KEYS, VIEW_LABELS, VIEW_SHIFTS, label_definitions
 from .manifest import BUILD_FILE, FORMAT, FORMAT_VERSION, MANIFEST_FILE, PARTS_DIR, fingerprint, read_manifest
@@ -219,19 +219,10 @@ def _run(jobs: list[dict[str, Any]], *, workers: int) -> Iterator[dict[str, Any]
         finally:
             release_simulators()
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=_worker_context()) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=worker_context(__name__)) as pool:
         futures = [pool.submit(build_episode_part, job) for job in jobs]
         for future in as_completed(futures):
             yield future.result()
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """'forkserver' with torch preloaded before any GL context exists, else 'spawn'; never plain 'fork'."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "torchvision", "mujoco", "metaworld", __name__])
-    return context
 
 
 def build_episode_part(job: dict[str, Any]) -> dict[str, Any]:

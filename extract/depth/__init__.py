@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plugins import create_plugin
+from ..plugins import by_name, create_plugin
 from .base import DepthBackend, DepthResult, DepthUnavailable
 from .depth_anything import DepthAnythingDepth
 from .none import NoDepth
 from .recorded import RecordedDepth
 
-DEPTH_BACKENDS: dict[str, type] = {
-    RecordedDepth.name: RecordedDepth,
-    DepthAnythingDepth.name: DepthAnythingDepth,
-    NoDepth.name: NoDepth,
-}
+DEPTH_BACKENDS = by_name(RecordedDepth, DepthAnythingDepth, NoDepth)
 
 
 def create_depth_backend(name: str, **options: Any) -> DepthBackend:

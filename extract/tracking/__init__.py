@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plugins import create_plugin
+from ..plugins import by_name, create_plugin
 from .base import PointTracker, TrackResult
 from .cotracker import CoTrackerTracker
 from .dis_flow import DISFlowTracker
 from .errors import TrackerUnavailable
 from .opencv_lk import OpenCVLKTracker
-
-TRACKERS: dict[str, type] = {
-    OpenCVLKTracker.name: OpenCVLKTracker,
-    CoTrackerTracker.name: CoTrackerTracker,
-    DISFlowTracker.name: DISFlowTracker,
-}
-
-
-def create_tracker(name: str, **options: Any) -> PointTracker:
-    """Build the tracker registered as ``name`` with keyword ``options`` (e.g. ``window=15`` for opencv-lk)."""
-    return create_plugin(TRACKERS, name, options, kind="tracker", plural="trackers")
-
 
 __all__ = [
     "TRACKERS",
@@ -33,3 +21,10 @@ __all__ = [
     "TrackerUnavailable",
     "create_tracker",
 ]
+
+TRACKERS = by_name(OpenCVLKTracker, CoTrackerTracker, DISFlowTracker)
+
+
+def create_tracker(name: str, **options: Any) -> PointTracker:
+    """Build the tracker registered as ``name`` with keyword ``options`` (e.g. ``window=15`` for opencv-lk)."""
+    return create_plugin(TRACKERS, name, options, kind="tracker", plural="trackers")

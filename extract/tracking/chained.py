@@ -23,8 +23,21 @@ MIN_POINTS_FOR_CUT = 20
 class ChainedTracker:
     """Base of the step-chaining trackers; subclasses set ``track_stride`` and implement ``_step``."""
 
-    track_stride: int = 1
     max_step_loss: float = 1.0  # 1: never treat a step as a cut
+
+    def __init__(self, *, track_stride: int = 1) -> None:
+        if track_stride < 1:
+            raise ValueError(f"track_stride: expected >= 1, got {track_stride}")
+        self.track_stride = int(track_stride)
+
+    def settings_version(self, **settings: object) -> str:
+        """The tracker's version: OpenCV's and every setting that changes the tracks, so shards record exactly what
+        made them (floats written with ``:g``, the stride last)."""
+        shown = {**settings, "stride": self.track_stride}
+        text = ";".join(
+            f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in shown.items()
+        )
+        return f"1;cv2={cv2.__version__};{text}"
 
     def track(self, frames: np.ndarray, queries: np.ndarray) -> TrackResult:
         """Track ``queries`` (N, 2) (u, v), given on ``frames[0]``, through ``frames`` (T, H, W, 3) uint8 RGB."""

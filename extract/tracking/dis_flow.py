@@ -66,23 +66,19 @@ class DISFlowTracker(ChainedTracker):
             raise ValueError(f"fb_threshold: expected > 0 pixels, got {fb_threshold}")
         if not 0 < max_step_loss <= 1:
             raise ValueError(f"max_step_loss: expected a share in (0, 1], got {max_step_loss}")
-        if track_stride < 1:
-            raise ValueError(f"track_stride: expected >= 1, got {track_stride}")
+        super().__init__(track_stride=track_stride)
         self.max_step_loss = float(max_step_loss)
         self.preset = preset
         self.refine_window = int(refine_window)
         self.refine_levels = int(refine_levels)
         self.fb_threshold = float(fb_threshold)
-        self.track_stride = int(track_stride)
         self._flow = cv2.DISOpticalFlow_create(PRESETS[preset])
         self.finest_scale = self._flow.getFinestScale() if finest_scale is None else int(finest_scale)
         self._flow.setFinestScale(self.finest_scale)
-        # Every setting that changes the tracks is part of the version, so shards record exactly what made them.
-        self.version = (
-            f"1;cv2={cv2.__version__};preset={preset};finest_scale={self.finest_scale};"
-            f"refine={self.refine_window}/{self.refine_levels};fb={self.fb_threshold:g};"
-            f"max_step_loss={self.max_step_loss:g};stride={self.track_stride}"
-        )
+        self.version = self.settings_version(
+            preset=preset, finest_scale=self.finest_scale, refine=f"{self.refine_window}/{self.refine_levels}",
+            fb=self.fb_threshold, max_step_loss=self.max_step_loss,
+        )  # fmt: skip
 
     def _step(
         self, previous: np.ndarray, current: np.ndarray, points: np.ndarray, *, width: int, height: int

@@ -58,21 +58,17 @@ class OpenCVLKTracker(ChainedTracker):
             raise ValueError(f"fb_threshold: expected > 0 pixels, got {fb_threshold}")
         if not min_eigen >= 0:
             raise ValueError(f"min_eigen: expected >= 0, got {min_eigen}")
-        if track_stride < 1:
-            raise ValueError(f"track_stride: expected >= 1, got {track_stride}")
+        super().__init__(track_stride=track_stride)
         self.window = int(window)
         self.pyramid_levels = int(pyramid_levels)
         self.max_iterations = int(max_iterations)
         self.epsilon = float(epsilon)
         self.fb_threshold = float(fb_threshold)
         self.min_eigen = float(min_eigen)
-        self.track_stride = int(track_stride)
-        # Every setting that changes the tracks is part of the version, so shards record exactly what made them.
-        self.version = (
-            f"1;cv2={cv2.__version__};window={self.window};levels={self.pyramid_levels};"
-            f"iterations={self.max_iterations};epsilon={self.epsilon:g};fb={self.fb_threshold:g};"
-            f"min_eigen={self.min_eigen:g};stride={self.track_stride}"
-        )
+        self.version = self.settings_version(
+            window=self.window, levels=self.pyramid_levels, iterations=self.max_iterations, epsilon=self.epsilon,
+            fb=self.fb_threshold, min_eigen=self.min_eigen,
+        )  # fmt: skip
 
     def _step(
         self, previous: np.ndarray, current: np.ndarray, points: np.ndarray, *, width: int, height: int

@@ -58,3 +58,35 @@ def gather_no_grad(tensor: torch.Tensor) -> torch.Tensor:
 def rank_offset_labels(local_batch: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     """Indices of the local rows' positives among the gathered columns."""
     return torch.arange(local_batch, device=device) + world_info().rank * local_batch
+
+
+def visible_cuda_devices(value: str | None) -> list[str] | None:
+    """The devices CUDA_VISIBLE_DEVICES names (indices or UUIDs), or None when it is unset.
+
+    CUDA stops at the first empty or negative entry ("0,-1,2" shows only device 0), so this does too.
+    """
+    if value is None:
+        return None
+    devices = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item or item.startswith("-"):
+            break
+        devices.append(item)
+    return devices
+
+
+def cuda_device_index(*, local_rank: int, visible_devices: str | None, device_count: int) -> int | None:
+    """The index (among the visible devices) of the GPU a process with ``local_rank`` should use, or None
+    without GPUs.
+
+    With ``--gpus-per-task=1`` or ``--gpu-bind`` Slurm shows each task only its own GPU, as device 0, so the
+    node-local rank indexes past the end; it is used only when it indexes into the visible devices, and wraps
+    around otherwise (every task then still picks one of its own). ``device_count`` is what torch sees, used
+    when CUDA_VISIBLE_DEVICES is unset.
+    """
+    visible = visible_cuda_devices(visible_devices)
+    count = len(visible) if visible is not None else device_count
+    if count <= 0:
+        return None
+    return local_rank if 0 <= local_rank < count else local_rank % count

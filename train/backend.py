@@ -88,14 +88,19 @@ def _single_process_group_environment() -> None:
 
 def build_accelerator(config: TrainConfig, *, micro_batch: int):
     """An Accelerator for DDP / one process, or one that builds a DeepSpeed engine (also on the CPU)."""
+    from datetime import timedelta
+
     from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs
 
     precision = mixed_precision(config)
+    timeout = timedelta(minutes=config.runtime.timeout_minutes)
     if not config.runtime.deepspeed_config:
-        return Accelerator(cpu=use_cpu(config), mixed_precision=precision)
+        return Accelerator(
+            cpu=use_cpu(config), mixed_precision=precision, kwargs_handlers=[InitProcessGroupKwargs(timeout=timeout)]
+        )
     try:
         from accelerate import DeepSpeedPlugin
-        from accelerate.utils import InitProcessGroupKwargs
     except ImportError as error:  # pragma: no cover - accelerate always has these
         raise ValueError(f"runtime.deepspeed_config: accelerate cannot use DeepSpeed here ({error})") from error
     if config.runtime.cpu and torch.cuda.is_available():
@@ -114,7 +119,7 @@ def build_accelerator(config: TrainConfig, *, micro_batch: int):
             "runtime.deepspeed_config: DeepSpeed is not installed (pip install 'dynaflip[train]')"
         ) from error
     _single_process_group_environment()
-    handlers = [InitProcessGroupKwargs(backend="gloo")] if cpu else []
+    handlers = [InitProcessGroupKwargs(timeout=timeout, **({"backend": "gloo"} if cpu else {}))]
     # cpu=False even without a GPU: accelerate ignores the DeepSpeed plugin when cpu=True.
     return Accelerator(
         cpu=False,

@@ -73,6 +73,9 @@ class RuntimeConfig:
     # accumulation, clipping and bf16 fields are set from this recipe.
     deepspeed_config: str | None = None
     cpu: bool = False  # force the CPU even when a GPU is present
+    # How long a collective waits for a missing or stuck rank before the process group fails (with NCCL's
+    # TORCH_NCCL_ASYNC_ERROR_HANDLING=1, set by default, the job then ends instead of hanging).
+    timeout_minutes: float = 30.0
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     log_every: int = 10

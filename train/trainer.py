@@ -23,12 +23,14 @@ from dynaflip.models.dynaflip_model import DynaFLIP
 from dynaflip.models.text_encoder import text_embedding_dim
 from dynaflip.objective import DynaFLIPLoss
 
-from .backend import Backend, build_accelerator, prepare, world_size_from_environment
+from .backend import Backend, build_accelerator, prepare, use_cpu, world_size_from_environment
 from .checkpoint import latest_checkpoint, read_rank_state, read_state, save_checkpoint
 from .config import TrainConfig
+from .config_history import record_config
 from .data import StreamState, TrainingData
 from .export import export_run
-from .launch import apply_slurm_environment
+from .fingerprint import ResumeMismatch, check_resume, run_fingerprint, shard_manifests
+from .launch import apply_slurm_environment, pick_cuda_device, slurm_threads
 from .run_summary import RunSummary
 from .schedule import learning_rate, set_learning_rate
 from .step import BatchPreparer, TrainStep
@@ -62,11 +64,26 @@ class _StopRequest:
         self.requested = True
 
 
-def train(config: TrainConfig, *, resume: str | None = None) -> Path:
-    """Train, checkpoint and export; returns the run folder."""
+def train(config: TrainConfig, *, resume: str | None = None, resume_allow: tuple[str, ...] = ()) -> Path:
+    """Train, checkpoint and export; returns the run folder. ``resume``: "auto" or a checkpoint folder; a
+    checkpoint of another run (config or shards, see train/fingerprint.py) is refused before anything is
+    built, unless ``resume_allow`` names every changed key (or a prefix of it)."""
     from accelerate.utils import set_seed
 
     apply_slurm_environment()
+    threads = slurm_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    run_dir = Path(config.runtime.output_dir)
+    checkpoint = _resolve_resume(resume, run_dir)
+    fingerprint = run_fingerprint(config, manifests=shard_manifests(config.data))
+    accepted = check_resume(
+        read_state(checkpoint).get("fingerprint") if checkpoint is not None else None,
+        fingerprint,
+        checkpoint=checkpoint,
+        allow=resume_allow,
+    )
+    _bind_cuda_device(config)
     micro_batch = config.per_process_batch(world_size_from_environment())
     accelerator = build_accelerator(config, micro_batch=micro_batch)
     if config.per_process_batch(accelerator.num_processes) != micro_batch:  # WORLD_SIZE announced another size
@@ -74,16 +91,22 @@ def train(config: TrainConfig, *, resume: str | None = None) -> Path:
             f"data.global_batch_size: split for WORLD_SIZE={world_size_from_environment()}, but "
             f"{accelerator.num_processes} processes joined"
         )
-    run_dir = Path(config.runtime.output_dir)
     main = accelerator.is_main_process
+    config_yaml = yaml.safe_dump(to_dict(config), sort_keys=False)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _setup_file_logging(run_dir)
-    config_yaml = yaml.safe_dump(to_dict(config), sort_keys=False)
+        record_config(run_dir, config_yaml, resumed_from=checkpoint)
+        for change in accepted:
+            log.warning("resuming %s with an accepted change: %s", checkpoint, change)
 
     set_seed(config.runtime.seed)  # identical initial weights on every rank
-    text_dim = text_embedding_dim(config.model.text) if config.objective.uses_language else None
-    model = DynaFLIP(config.model, config.objective, text_dim=text_dim)
+    # Pretrained weights are fetched by the main process alone; the others wait, then read its cache.
+    with accelerator.main_process_first():
+        text_dim = text_embedding_dim(config.model.text) if config.objective.uses_language else None
+        model = DynaFLIP(config.model, config.objective, text_dim=text_dim)
+        if main and config.objective.uses_language:
+            _fetch_text_model(config)
     optimizer = torch.optim.AdamW(
         _parameter_groups(model, config.optim.weight_decay),
         lr=config.optim.lr,
@@ -111,7 +134,6 @@ def train(config: TrainConfig, *, resume: str | None = None) -> Path:
     )
     summary = RunSummary.from_live(backend, data=data, config=config)
     step, counters, stream = 0, {"samples": 0, "skipped": 0}, StreamState()
-    checkpoint = _resolve_resume(resume, run_dir)
     if checkpoint is not None:
         step, counters, stream = _restore(checkpoint, backend, counters)
 
@@ -167,12 +189,17 @@ def train(config: TrainConfig, *, resume: str | None = None) -> Path:
             if main:
                 _log_step(run_dir, stats, writer, bar)
             window_start, window_steps, data_seconds = time.perf_counter(), 0, 0.0
-        stop_now = _any_rank(accelerator, stop.requested) or (
+        signalled = _any_rank(accelerator, stop.requested)
+        stop_now = signalled or (
             config.runtime.stop_after is not None and step - start_step >= config.runtime.stop_after and step < total
         )
         if step % config.runtime.checkpoint_every == 0 or step == total or stop_now:
-            _checkpoint(backend, run_dir, step, counters, stream, config, config_yaml, data.summary(), summary)
+            _checkpoint(
+                backend, run_dir, step, counters, stream, config, config_yaml, data.summary(), summary, fingerprint
+            )
         if stop_now:
+            if signalled:
+                _ask_for_requeue(step)
             if main:
                 log.info("stopping at step %d (signal or runtime.stop_after): checkpoint written", step)
             bar.close()
@@ -198,7 +225,17 @@ def _restore(checkpoint: Path, backend: Backend, counters: dict[str, int]) -> tu
             f"{checkpoint}: written by a {saved_backend} run, cannot resume it with {backend.name} "
             "(runtime.deepspeed_config must match the run's)"
         )
-    accelerator.load_state(str(checkpoint))
+    try:
+        accelerator.load_state(str(checkpoint))
+    except (RuntimeError, ValueError, KeyError) as error:
+        text = str(error).replace("_", " ").lower()
+        if "state dict" not in text and "parameter group" not in text:
+            raise
+        first = str(error).strip().splitlines()[0]
+        raise ResumeMismatch(
+            f"{checkpoint}: does not fit the model this config builds ({first[:200]}); a config change "
+            "accepted with --resume-allow altered the model"
+        ) from None
     step = int(saved["step"])
     counters = saved.get("counters", counters)
     rank_state = read_rank_state(checkpoint, accelerator.process_index)
@@ -222,7 +259,9 @@ def _resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
     return path
 
 
-def _checkpoint(backend, run_dir, step, counters, stream, config, config_yaml, data_summary, summary) -> None:
+def _checkpoint(
+    backend, run_dir, step, counters, stream, config, config_yaml, data_summary, summary, fingerprint
+) -> None:
     encoder_state = backend.fp32_state_dict("image_encoder.backbone")  # collective under DeepSpeed
     accelerator = backend.accelerator
     save_checkpoint(
@@ -236,12 +275,44 @@ def _checkpoint(backend, run_dir, step, counters, stream, config, config_yaml, d
             "distributed": summary.backend,
             "precision": summary.precision,
             "global_batch": summary.global_batch,
+            "fingerprint": fingerprint,
         },
         rank_state=stream.to_dict(),
         encoder_state=encoder_state if accelerator.is_main_process else None,
         config_yaml=config_yaml,
         keep=config.runtime.keep_checkpoints,
     )
+
+
+def _ask_for_requeue(step: int) -> None:
+    """Tell slurm/train.sbatch that the tasks stopped on a signal with a checkpoint, so it requeues the job: a
+    preemption's SIGTERM reaches the tasks but not the batch script. Every process writes the same file (one
+    of them shares the batch script's node)."""
+    path = os.environ.get("DYNAFLIP_REQUEUE_FILE")
+    if path:
+        from dynaflip.io import atomic_write_text
+
+        atomic_write_text(path, f"checkpointed at step {step} on a signal\n")
+
+
+def _bind_cuda_device(config: TrainConfig) -> None:
+    """Select this process's GPU among the visible ones before accelerate does (it indexes by LOCAL_RANK,
+    which fails where Slurm shows each task one GPU 0: see dynaflip.distributed.cuda_device_index)."""
+    if use_cpu(config):
+        return
+    index = pick_cuda_device(device_count=torch.cuda.device_count())
+    if index is not None:
+        torch.cuda.set_device(index)
+        log.debug("using cuda:%d (CUDA_VISIBLE_DEVICES=%s)", index, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def _fetch_text_model(config: TrainConfig) -> None:
+    """Load the text model once (hub ids are downloaded into the cache here, by the main process alone);
+    every rank's first batch then reads it locally."""
+    from dynaflip.models.text_encoder import FrozenTextEncoder, resolve_text_model_path
+
+    if not Path(resolve_text_model_path(config.model.text.name)).exists():
+        FrozenTextEncoder(config.model.text)
 
 
 def _reduce(accelerator, values: dict[str, float]) -> dict[str, float]:

@@ -4,7 +4,7 @@ distribution (the "control-relevant score" probes of Dong et al., ICLR 2026).
 Commands:
   build-data   render a probe dataset from Meta-World v3 scripted-expert episodes with ground-truth labels
   run          probe one or more encoders on a probe dataset; writes OUT/<encoder>/results.json,
-               results.md and probes.png
+               results.md, probes.png and episodes.json (the per-episode sums dynaflip-report pairs on)
 
 Dataset (build-data): per task, episode i uses seed SEED+i; the first episodes train, the next
 --val-episodes validate, the last --test-episodes test (splits by episode, never by frame). From each

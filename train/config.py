@@ -58,6 +58,10 @@ class OptimConfig:
     min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
     grad_clip: float = 1.0  # max global grad norm; 0 disables
     accumulation_steps: int = 1
+    # The image backbone's own rate and decay (a collapse remedy, issue 22; the paper uses one rate): its rate
+    # is lr x backbone_lr_scale at every step of the schedule; backbone_weight_decay null = weight_decay.
+    backbone_lr_scale: float = 1.0
+    backbone_weight_decay: float | None = None
 
 
 @dataclass
@@ -84,12 +88,29 @@ class RuntimeConfig:
 
 
 @dataclass
+class HealthConfig:
+    """Representation health (effective rank, first-PC share, consecutive/random distance; dynaflip/health.py)
+    of the image features on a fixed set of held-out frames, measured at step 0 and then every ``every`` steps
+    (null: at every checkpoint), logged to metrics.jsonl and TensorBoard, with a warning when the run
+    collapses against its own step 0 (train/health.py)."""
+
+    # An extraction folder that is NOT among data.shards (e.g. a task held out of pre-training); null = off.
+    shards: str | None = None
+    samples: int = 24  # the first N samples of the folder (sorted shards, tar order); every stored frame of each
+    every: int | None = None
+    batch_size: int = 64  # frames per forward pass
+    rank_fraction: float = 0.5  # warn below this fraction of step 0's effective rank ...
+    pc1_share: float = 0.5  # ... or above this first-PC share (and above step 0's)
+
+
+@dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     recipe: str = "custom"  # a name recorded in checkpoints and exports
 
     def per_process_batch(self, world_size: int) -> int:

@@ -30,26 +30,15 @@ from .config_history import record_config
 from .data import StreamState, TrainingData
 from .export import export_run
 from .fingerprint import ResumeMismatch, check_resume, run_fingerprint, shard_manifests
+from .health import HealthMonitor
 from .launch import apply_slurm_environment, pick_cuda_device, slurm_threads
+from .param_groups import parameter_groups
 from .run_summary import RunSummary
 from .schedule import learning_rate, set_learning_rate
 from .step import BatchPreparer, TrainStep
 
 log = logging.getLogger("dynaflip.train")
 METRICS_FILE = "metrics.jsonl"
-NO_DECAY = ("pos_embed", "cls_token", "reg_token", "step_embedding", "log_logit_scale")
-
-
-def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        if parameter.ndim <= 1 or any(tag in name for tag in NO_DECAY):
-            no_decay.append(parameter)
-        else:
-            decay.append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 class _StopRequest:
@@ -108,7 +97,7 @@ def train(config: TrainConfig, *, resume: str | None = None, resume_allow: tuple
         if main and config.objective.uses_language:
             _fetch_text_model(config)
     optimizer = torch.optim.AdamW(
-        _parameter_groups(model, config.optim.weight_decay),
+        parameter_groups(model, config.optim),
         lr=config.optim.lr,
         betas=config.optim.betas,
         eps=config.optim.eps,
@@ -138,6 +127,7 @@ def train(config: TrainConfig, *, resume: str | None = None, resume_allow: tuple
         step, counters, stream = _restore(checkpoint, backend, counters)
 
     writer = _tensorboard(run_dir) if (main and config.runtime.tensorboard) else None
+    health = HealthMonitor.start(config, unwrapped, run_dir=run_dir, writer=writer, step=step, main=main)
     stop = _StopRequest()
     total = config.runtime.steps
     accumulation = config.optim.accumulation_steps
@@ -197,6 +187,7 @@ def train(config: TrainConfig, *, resume: str | None = None, resume_allow: tuple
             _checkpoint(
                 backend, run_dir, step, counters, stream, config, config_yaml, data.summary(), summary, fingerprint
             )
+        health.after_step(step, last=step == total or stop_now)
         if stop_now:
             if signalled:
                 _ask_for_requeue(step)

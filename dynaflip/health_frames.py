@@ -1,0 +1,75 @@
+"""Frames to measure representation health on (:mod:`dynaflip.health`), read from an extraction folder.
+
+Deterministic by construction: the first ``samples`` samples of the folder (its shards from sizes.json in
+sorted order, samples in tar order), every stored frame of each (frame0..frameK: consecutive video frames of
+one clip). Each sample counts as one episode for the consecutive-frame ratio, its frame index as the order.
+Used by the trainer's health monitor (train/health.py) and by ``dynaflip-probe health``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dynaflip.errors import DynaflipError
+
+_FRAME = re.compile(r"^frame(\d+)\.(jpg|jpeg|png)$")
+
+
+class HealthDataError(DynaflipError, ValueError):
+    """The frames for a health measurement cannot be read; the message names the folder and what was expected."""
+
+
+@dataclass
+class HealthFrames:
+    """(N, H, W, 3) uint8 frames with the episode (sample) index and the frame index of each."""
+
+    images: np.ndarray
+    episode_ids: np.ndarray
+    order: np.ndarray
+
+
+def is_shard_folder(folder: str | Path) -> bool:
+    return (Path(folder) / "sizes.json").is_file()
+
+
+def read_shard_frames(folder: str | Path, *, samples: int, what: str = "health.shards") -> HealthFrames:
+    """Every stored frame of the first ``samples`` samples of an extraction folder; ``what`` names the
+    setting in error messages."""
+    import webdataset as wds
+    from PIL import Image
+
+    folder = Path(folder)
+    sizes_file = folder / "sizes.json"
+    if not sizes_file.is_file():
+        raise HealthDataError(f"{what}: '{folder}' has no sizes.json (expected an extraction output folder)")
+    if samples < 2:
+        raise HealthDataError(f"{what}: expected at least 2 samples, got {samples}")
+    names = [name for name, count in sorted(json.loads(sizes_file.read_text()).items()) if int(count) > 0]
+    images, episodes, order = [], [], []
+    taken = 0
+    for name in names:
+        for sample in wds.tarfile_to_samples()(iter([{"url": str(folder / name)}])):
+            members = sorted((int(m.group(1)), key) for key in sample if (m := _FRAME.match(key)))
+            if len(members) < 2:
+                raise HealthDataError(f"{folder / name}: sample '{sample.get('__key__')}': expected frame0..frameK")
+            for index, key in members:
+                images.append(np.asarray(Image.open(io.BytesIO(sample[key])).convert("RGB")))
+                episodes.append(taken)
+                order.append(index)
+            taken += 1
+            if taken == samples:
+                break
+        if taken == samples:
+            break
+    if taken < 2:
+        raise HealthDataError(f"{what}: '{folder}' has {taken} sample(s); at least 2 are needed")
+    sizes = {image.shape for image in images}
+    if len(sizes) != 1:
+        raise HealthDataError(f"{what}: '{folder}' stores frames of several sizes {sorted(sizes)}; expected one")
+    return HealthFrames(images=np.stack(images), episode_ids=np.asarray(episodes), order=np.asarray(order))

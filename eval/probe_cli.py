@@ -5,6 +5,8 @@ Commands:
   build-data   render a probe dataset from Meta-World v3 scripted-expert episodes with ground-truth labels
   run          probe one or more encoders on a probe dataset; writes OUT/<encoder>/results.json,
                results.md, probes.png and episodes.json (the per-episode sums dynaflip-report pairs on)
+  health       effective rank, first-PC share and consecutive-frame ratio of encoders' features (collapse
+               check for a checkpoint of your own)
 
 Dataset (build-data): per task, episode i uses seed SEED+i; the first episodes train, the next
 --val-episodes validate, the last --test-episodes test (splits by episode, never by frame). From each
@@ -140,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, default=sweep.steps, help="full-batch Adam steps per probe")
     run.add_argument("--eval-every", type=int, default=sweep.eval_every, help="validation checkpoints every n steps")
     run.add_argument("--no-progress", action="store_true")
+    from .probe.health import add_parser as add_health_parser
+
+    add_health_parser(commands, formatter_class=defaults)
     return parser
 
 
@@ -300,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "health":
+            from .probe.health import run as run_health
+
+            return run_health(args, load_encoder=_load_encoder)
         return _build(args) if args.command == "build-data" else _run(args)
     except (ProbeDataError, EncoderSpecError, ResultFileError, ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"dynaflip-probe: error: {error}", file=sys.stderr)

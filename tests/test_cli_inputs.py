@@ -71,3 +71,12 @@ def test_folder_videos_without_intrinsics_are_refused_up_front_pointing_to_assum
     line = _one_line(capsys)
     assert "1 of 1 clips have no intrinsics" in line and "assume_fovy_degrees=" in line and "pour.mp4" in line
     assert not out.exists()  # nothing planned, nothing written
+
+
+def test_report_refuses_a_file_as_out_before_reading_results(tmp_path, capsys):
+    from dynaflip.eval.report_cli import main as report_main
+
+    out = tmp_path / "report.md"
+    out.write_text("x")
+    assert report_main([str(tmp_path / "no-results"), "--out", str(out)]) == 2
+    assert "--out" in (line := _one_line(capsys)) and "is a file; expected a folder" in line

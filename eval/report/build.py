@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dynaflip.io import atomic_write_json, atomic_write_text
+from dynaflip.output_folder import check_output_folder
 
 from ..stats import EpisodeBootstrap
 from ..stats import engine as engine_module
@@ -198,6 +199,7 @@ def build_report(
     ``baseline`` names an encoder (label, name, spec or identity prefix); default: the first one found that is
     not a calibration run. ``bootstrap``: the resampling of policy episodes (default 2000 resamples, seed 0).
     """
+    check_output_folder(out_dir)  # before reading, resampling and timing anything
     encoders = collect(paths)
     base = find_baseline(encoders, baseline) if baseline is not None else default_baseline(encoders)
     bootstrap = bootstrap or EpisodeBootstrap()

@@ -95,6 +95,7 @@ def test_entries_without_weights_say_so_and_what_to_do_instead(tmp_path):
         ({"status": "available", "sha256": "a" * 64}, "'sources': expected a path, hf_hub_id or url"),
         ({"sources": {"url": "ftp://x"}}, "'sources.url': expected an http"),
         ({"sources": {"mirror": "x"}}, "unknown config key 'sources.mirror'"),
+        ({"base_dir": "/elsewhere"}, "unknown field 'base_dir'"),
     ],
 )
 def test_the_validator_names_the_file_entry_and_field(tmp_path, overrides, message):

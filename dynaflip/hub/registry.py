@@ -31,25 +31,87 @@ WEIGHT_SOURCES = ("path", "hf_hub_id", "url")  # tried in this order
 FORMAT_VERSION = 1  # the registry file format this version reads (the file's top-level ``format_version``)
 
 
+@dataclass
+class ArchitectureFields:
+    """``architecture``: the ImageEncoderConfig fields a registry entry may set."""
+
+    name: str
+    img_size: int
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError(f"'architecture.name': expected a timm model name, got {self.name!r}")
+        if self.img_size <= 0:
+            raise ConfigError(f"'architecture.img_size': expected a positive integer, got {self.img_size!r}")
+
+
+@dataclass
+class SourceFields:
+    """``sources``: where the weights are published (tried in the order of :data:`WEIGHT_SOURCES`)."""
+
+    path: str | None = None
+    hf_hub_id: str | None = None
+    revision: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        for key, value in dataclasses.asdict(self).items():
+            if value == "":
+                raise ConfigError(f"'sources.{key}': expected a non-empty string or no key, got ''")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"'sources.url': expected an http(s) url, got {self.url!r}")
+
+
 @dataclass(frozen=True)
 class RegistryEntry:
-    """One published (or planned) encoder."""
+    """One published (or planned) encoder: an entry of the registry file as :func:`dynaflip.config.from_dict`
+    reads it (types, unknown and missing keys), with the checks below (the file's header documents each field)."""
 
     name: str
     tag: str
-    status: str
-    architecture: dict[str, Any]
+    status: Status
+    architecture: dict[str, Any]  # ImageEncoderConfig fields, checked as ArchitectureFields
     input_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     license: str
     recipe: str
     data: str
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)  # checked as SourceFields; absent sources are left out
     sha256: str | None = None
-    notes: str = ""
-    # The registry file's folder: a ``path`` source is relative to it (weights shipped inside the package).
+    notes: str | None = ""
+    # Not a field of the file: its folder, against which a ``path`` source resolves (weights shipped in the package).
     base_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        architecture = from_dict(ArchitectureFields, self.architecture, prefix="architecture.")
+        sources = from_dict(SourceFields, self.sources, prefix="sources.")
+        object.__setattr__(self, "architecture", dataclasses.asdict(architecture))
+        object.__setattr__(self, "sources", {k: v for k, v in dataclasses.asdict(sources).items() if v is not None})
+        object.__setattr__(self, "data", self.data.strip())
+        object.__setattr__(self, "notes", (self.notes or "").strip())
+        for key in ("name", "tag"):
+            if not _NAME.match(getattr(self, key)):
+                raise ConfigError(
+                    f"'{key}': expected lower-case letters, digits, '-', '_' or '.', got {getattr(self, key)!r}"
+                )
+        if self.input_size != architecture.img_size:
+            raise ConfigError(
+                f"'input_size': expected architecture.img_size ({architecture.img_size}), got {self.input_size}"
+            )
+        if min(self.std) <= 0:
+            raise ConfigError(f"'std': expected 3 positive numbers, got {list(self.std)}")
+        for key in ("license", "recipe", "data"):
+            if not getattr(self, key).strip():
+                raise ConfigError(f"'{key}': expected a non-empty string, got {getattr(self, key)!r}")
+        if self.sha256 is not None and not is_sha256(self.sha256):
+            raise ConfigError(f"'sha256': expected 64 lower-case hexadecimal characters or null, got {self.sha256!r}")
+        if self.status == "available":
+            if self.sha256 is None:
+                raise ConfigError("'sha256': expected the weights' checksum (status is 'available'), got null")
+            if not set(WEIGHT_SOURCES) & set(self.sources):
+                raise ConfigError("'sources': expected a path, hf_hub_id or url (status is 'available')")
 
     @property
     def local_folder(self) -> Path | None:
@@ -120,106 +182,16 @@ def find_entry(spec: str, entries: list[RegistryEntry]) -> RegistryEntry:
     raise UnknownModelError(f"'{spec}': '{name}' has no tag '{tag}' (tags: {', '.join(e.tag for e in matches)})")
 
 
-@dataclass
-class ArchitectureFields:
-    """``architecture``: the ImageEncoderConfig fields a registry entry may set."""
-
-    name: str
-    img_size: int
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise ConfigError(f"'architecture.name': expected a timm model name, got {self.name!r}")
-        if self.img_size <= 0:
-            raise ConfigError(f"'architecture.img_size': expected a positive integer, got {self.img_size!r}")
-
-
-@dataclass
-class SourceFields:
-    """``sources``: where the weights are published (tried in the order of :data:`WEIGHT_SOURCES`)."""
-
-    path: str | None = None
-    hf_hub_id: str | None = None
-    revision: str | None = None
-    url: str | None = None
-
-    def __post_init__(self) -> None:
-        for key, value in dataclasses.asdict(self).items():
-            if value == "":
-                raise ConfigError(f"'sources.{key}': expected a non-empty string or no key, got ''")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"'sources.url': expected an http(s) url, got {self.url!r}")
-
-
-@dataclass
-class EntryFields:
-    """One entry of the registry file, as written (the file's header documents each field)."""
-
-    name: str
-    tag: str
-    status: Status
-    architecture: ArchitectureFields
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    license: str
-    recipe: str
-    data: str
-    sources: SourceFields = field(default_factory=SourceFields)
-    sha256: str | None = None
-    notes: str | None = None
-
-    def __post_init__(self) -> None:
-        for key in ("name", "tag"):
-            if not _NAME.match(getattr(self, key)):
-                raise ConfigError(
-                    f"'{key}': expected lower-case letters, digits, '-', '_' or '.', got {getattr(self, key)!r}"
-                )
-        if self.input_size != self.architecture.img_size:
-            raise ConfigError(
-                f"'input_size': expected architecture.img_size ({self.architecture.img_size}), got {self.input_size}"
-            )
-        if min(self.std) <= 0:
-            raise ConfigError(f"'std': expected 3 positive numbers, got {list(self.std)}")
-        for key in ("license", "recipe", "data"):
-            if not getattr(self, key).strip():
-                raise ConfigError(f"'{key}': expected a non-empty string, got {getattr(self, key)!r}")
-        if self.sha256 is not None and not is_sha256(self.sha256):
-            raise ConfigError(f"'sha256': expected 64 lower-case hexadecimal characters or null, got {self.sha256!r}")
-        if self.status == "available":
-            if self.sha256 is None:
-                raise ConfigError("'sha256': expected the weights' checksum (status is 'available'), got null")
-            if all(getattr(self.sources, key) is None for key in WEIGHT_SOURCES):
-                raise ConfigError("'sources': expected a path, hf_hub_id or url (status is 'available')")
-
-
 def _entry(raw: Any, *, where: str, base_dir: Path | None = None) -> RegistryEntry:
-    """Validate one entry through :func:`dynaflip.config.from_dict` (types, unknown and missing keys) and the
-    checks of :class:`EntryFields`; any problem is a one-line RegistryError naming the file, entry and field."""
+    """One entry of the file, validated; any problem is a one-line RegistryError naming the file, entry and field."""
     if isinstance(raw, Mapping):
         where = f"{where} ('{raw.get('name', '?')}')"
+        if "base_dir" in raw:
+            raise RegistryError(f"{where}: unknown field 'base_dir' (a path source is relative to the registry file)")
     try:
-        fields = from_dict(EntryFields, raw)
+        return dataclasses.replace(from_dict(RegistryEntry, raw), base_dir=base_dir)
     except ConfigError as error:
         raise RegistryError(f"{where}: {error}") from None
-    architecture = dataclasses.asdict(fields.architecture)
-    return RegistryEntry(
-        name=fields.name,
-        tag=fields.tag,
-        status=fields.status,
-        architecture=architecture,
-        input_size=fields.input_size,
-        mean=fields.mean,
-        std=fields.std,
-        license=fields.license,
-        recipe=fields.recipe,
-        data=fields.data.strip(),
-        sources={key: value for key, value in dataclasses.asdict(fields.sources).items() if value is not None},
-        sha256=fields.sha256,
-        notes=(fields.notes or "").strip(),
-        base_dir=base_dir,
-    )
 
 
 def list_pretrained(*, registry: str | Path | None = None) -> dict[str, str]:

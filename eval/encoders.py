@@ -240,8 +240,38 @@ def check_spec(spec: str) -> None:
         options = _parse_query(query)
         check_model_options(spec, name, options)
         return
-    if kind not in ("dynaflip", "hf", "open_clip"):
+    if kind == "dynaflip":
+        _check_dynaflip_target(spec, rest)
+        return
+    if kind == "hf":
+        path = Path(rest).expanduser()
+        if not (path / "config.json").is_file():
+            raise EncoderSpecError(
+                f"encoder '{spec}': '{path}' is not a local transformers model folder (no config.json)"
+            )
+        return
+    if kind != "open_clip":
         load_eval_encoder(spec)  # the unknown kind's one-line error
+
+
+def _check_dynaflip_target(spec: str, target: str) -> None:
+    """A local path must exist and a registry name must be in the registry; URLs and hf-hub ids are left to
+    :func:`dynaflip.load` (checking them means fetching them)."""
+    from dynaflip.hub.hf import HF_PREFIX
+    from dynaflip.hub.registry import find_entry, load_registry
+    from dynaflip.hub.remote import is_url
+    from dynaflip.hub.resolve import _looks_like_path
+
+    if target.startswith(HF_PREFIX) or is_url(target) or Path(target).expanduser().exists():
+        return
+    if _looks_like_path(target):
+        raise EncoderSpecError(f"encoder '{spec}': '{target}': no such file or folder")
+    try:
+        entry = find_entry(target, load_registry())
+    except (LookupError, ValueError) as error:
+        raise EncoderSpecError(f"encoder '{spec}': {error}") from None
+    if not entry.available:
+        raise EncoderSpecError(f"encoder '{spec}': no weights are published yet (status: {entry.status})")
 
 
 def _timm(spec: str, target: str, *, pretrained: bool, last_n: int) -> EvalEncoder:

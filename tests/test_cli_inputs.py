@@ -61,6 +61,18 @@ def test_a_misspelt_random_option_is_refused_with_the_closest_key(tmp_path, caps
         check_spec(str(tmp_path / "no-such-export"))
 
 
+def test_dynaflip_and_hf_specs_are_checked_without_loading(tmp_path):
+    check_spec("dynaflip:dynaflip-tiny-metaworld")  # a shipped registry entry: fine
+    with pytest.raises(EncoderSpecError, match="did you mean dynaflip-tiny-metaworld"):
+        check_spec("dynaflip:dynaflip-tiny-metaworl")
+    with pytest.raises(EncoderSpecError, match="no weights are published yet"):
+        check_spec("dynaflip:dynaflip-vitb14-dinov2")
+    with pytest.raises(EncoderSpecError, match="no such file or folder"):
+        check_spec(f"dynaflip:{tmp_path}/export")
+    with pytest.raises(EncoderSpecError, match="not a local transformers model folder"):
+        check_spec(f"hf:{tmp_path}")
+
+
 def test_folder_videos_without_intrinsics_are_refused_up_front_pointing_to_assume_fovy(tmp_path, capsys):
     clips = tmp_path / "clips"
     clips.mkdir()

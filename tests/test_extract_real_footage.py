@@ -240,6 +240,33 @@ def test_a_fixed_camera_with_a_large_moving_object_keeps_no_camera_motion(tmp_pa
     assert np.median(static_after) < 0.002 and np.median(box_after) < 0.01, summary
 
 
+def test_a_source_fixed_camera_is_not_estimated_unless_the_switch_says_so():
+    """A camera panning 4 px per step (2.5D): a source that says the camera is fixed is trusted in mode auto,
+    and the switch ego_motion.trust_source_fixed_cameras=false makes the pipeline estimate it after all."""
+    from dynaflip.extract.config import DepthConfig, EgoMotionConfig
+    from dynaflip.extract.depth import DepthResult
+    from dynaflip.extract.lifting import lift_window
+
+    pixels = query_grid(grid_size=12, width=96, height=96).astype(np.float64)
+    tracks = np.stack([pixels + np.array([4.0 * step, 0.0]) for step in range(4)])
+    visibility = np.ones(tracks.shape[:2], bool)
+    depth = DepthResult(depth=np.ones((4, 96, 96), np.float32), kind="none")
+    K = intrinsics_from_fov(fovy_degrees=60, width=96, height=96)
+    decisions = {}
+    for trust in (True, False):
+        lifted = lift_window(
+            tracks,
+            visibility,
+            depth,
+            K,
+            depth_config=DepthConfig(),
+            ego_motion=EgoMotionConfig(trust_source_fixed_cameras=trust),
+            camera_fixed=True,
+        )
+        decisions[trust] = (lifted.motion.method, lifted.record()["decision"])
+    assert decisions == {True: ("none", "fixed-by-source"), False: ("homography-ransac", "fitted")}
+
+
 # --- 4. too few static points for OpenCV ------------------------------------------------------------------------
 
 

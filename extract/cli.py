@@ -38,7 +38,10 @@ from .config import ExtractConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "extract" / "default.yaml"
 FOLDER_HELP = """Extract a folder of your own videos: each NAME.mp4 (or .mov, .webm, .mkv, .avi) next to a NAME.json
-sidecar, optionally NAME.depth.npz (recorded depth) and NAME.state.npz (robot state); subfolders are searched.
+sidecar, optionally NAME.depth.npz (recorded depth: 'depth' float32 (T, H, W) in metres, one map per video frame,
+0/NaN where unknown; optional 'cam_to_world' (T, 4, 4)) and NAME.state.npz (per-frame robot state, kept in the
+samples); subfolders are searched. Without recorded depth, set depth.backend (e.g. depth-anything) or
+depth.backend=none depth.allow_2_5d=true.
 
 Sidecar (JSON object):
   instruction     required: what happens in the clip, e.g. "open the drawer"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Set up (idempotent) and run the main job on the embedded default data. Extra arguments go to dynaflip-demo.
+# It runs from the checkout's root, so the default output_dir (outputs/demo) lands there; the recipes ship with
+# the package (configs/ installs as dynaflip.configs), so dynaflip-demo alone also works from any folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

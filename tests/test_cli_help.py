@@ -15,8 +15,8 @@ CLIS = {
     "dynaflip-policy": ("dynaflip.eval.policy_cli", ["run", "calibrate"]),
     "dynaflip-report": ("dynaflip.eval.report_cli", []),
     "dynaflip-export": ("dynaflip.hub.export_cli", []),
-    "dynaflip-demo": ("dynaflip.demo", []),
-    "dynaflip-study": ("dynaflip.demo:study_main", []),
+    "dynaflip-demo": ("dynaflip.pipeline.demo", []),
+    "dynaflip-study": ("dynaflip.pipeline.demo:study_main", []),
 }
 REPO_PATH = re.compile(r"(?<![\w/.])((?:configs|slurm|scripts|bench)/[\w./-]+\.(?:yaml|json|sbatch|sh|py))")
 

@@ -1,4 +1,6 @@
-"""The three stages import only the ``dynaflip`` library, never each other (the layout users were promised)."""
+"""The stages import only the ``dynaflip`` library, never each other (the layout users were promised); the
+pipeline that drives the demo and the study is a stage too (it runs the others as subprocesses), and the
+library imports no stage."""
 
 import ast
 from pathlib import Path
@@ -6,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("extract", "train", "eval")
+STAGES = ("extract", "train", "eval", "pipeline")
 
 
 def _imported_modules(path: Path, package: str) -> set[str]:
@@ -37,6 +39,25 @@ def test_a_stage_imports_no_other_stage(stage):
             if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden):
                 offenders.append(f"{path.relative_to(REPO)} imports {name}")
     assert not offenders, offenders
+
+
+def test_the_library_imports_no_stage():
+    forbidden = tuple(f"dynaflip.{stage}" for stage in STAGES)
+    offenders = []
+    for path in sorted((REPO / "dynaflip").rglob("*.py")):
+        package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+        for name in _imported_modules(path, package):
+            if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden):
+                offenders.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not offenders, offenders
+
+
+def test_every_stage_installs_as_a_dynaflip_subpackage():
+    import importlib.util
+
+    for stage in STAGES:
+        spec = importlib.util.find_spec(f"dynaflip.{stage}")
+        assert spec is not None and Path(spec.origin).parent == REPO / stage, stage
 
 
 def test_the_checker_sees_relative_imports(tmp_path):

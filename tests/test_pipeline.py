@@ -4,6 +4,7 @@ publishing trained runs as registry entries whose weights ship with the package.
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,10 +15,13 @@ from dynaflip.hub.checksum import file_sha256
 from dynaflip.hub.errors import ChecksumError
 from dynaflip.hub.registry import load_registry
 from dynaflip.pipeline.config import Arm, PipelineConfig
-from dynaflip.pipeline.publish import install, publish
-from dynaflip.pipeline.run import REPO, policy_encoders
+from dynaflip.pipeline.publish import NotACheckout, checkout_registry, install, publish
+from dynaflip.pipeline.recipes import find_recipe, shipped_recipes
+from dynaflip.pipeline.run import policy_encoders
 from dynaflip.pipeline.steps import StepRunner
 from tests.helpers.hub_checkpoint import checkpoint_encoder, features, make_run
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_arms_name_one_run_per_seed_and_the_baseline_resolves_to_a_run():
@@ -27,7 +31,7 @@ def test_arms_name_one_run_per_seed_and_the_baseline_resolves_to_a_run():
     )
     assert list(config.run_names()) == ["dynaflip-s0", "dynaflip-s1", "image-only"]
     assert config.baseline_run() == "image-only"
-    encoders = policy_encoders(config, REPO / "runs")
+    encoders = policy_encoders(config, Path("runs"))
     assert encoders["oracle-state"] == "oracle:state" and encoders["blind"] == "blind"
     assert encoders["dynaflip-s1"].endswith("runs/dynaflip-s1/export") and "random" in encoders
 
@@ -48,21 +52,29 @@ def test_bad_pipeline_configs_name_the_key(data, message):
         from_dict(PipelineConfig, data)
 
 
-RECIPES = ["demo.yaml", "demo-ci.yaml", "paper.yaml", "study/cpu.yaml", "study/ci.yaml", "study/gpu.yaml"]
-
-
-@pytest.mark.parametrize("name", RECIPES)
-def test_shipped_pipeline_recipes_parse(name):
-    config = load_config(PipelineConfig, files=[REPO / "configs" / name])
-    assert config.run_names() and (REPO / config.train.recipe).is_file() and (REPO / config.policy.config).is_file()
+def test_a_config_path_is_taken_as_written_when_it_exists_else_looked_up_among_the_shipped_recipes(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    shipped = shipped_recipes()
+    assert find_recipe("configs/demo-ci.yaml") == str(shipped / "demo-ci.yaml")
+    assert find_recipe("demo-ci.yaml") == find_recipe("demo-ci") == str(shipped / "demo-ci.yaml")
+    assert find_recipe("study/ci") == str(shipped / "study" / "ci.yaml")
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "demo-ci.yaml").write_text("output_dir: mine\n")  # the user's own file wins
+    assert find_recipe("configs/demo-ci.yaml") == "configs/demo-ci.yaml"
+    with pytest.raises(ConfigError, match=r"^configs/nope\.yaml: config file not found here nor among the shipped"):
+        find_recipe("configs/nope.yaml")
+    with pytest.raises(ConfigError, match="not found"):
+        find_recipe("../demo-ci.yaml")  # never a file outside the shipped folder
 
 
 @pytest.mark.parametrize("name", ["demo.yaml", "paper.yaml", "study/cpu.yaml", "study/gpu.yaml"])
 def test_recipes_pre_train_on_tasks_they_do_not_evaluate(name):
     from dynaflip.eval.policy.config import PolicyConfig
 
-    config = load_config(PipelineConfig, files=[REPO / "configs" / name])
-    policy = load_config(PolicyConfig, files=[REPO / config.policy.config], overrides=config.policy.overrides)
+    config = load_config(PipelineConfig, files=[find_recipe(f"configs/{name}")])
+    policy = load_config(PolicyConfig, files=[find_recipe(config.policy.config)], overrides=config.policy.overrides)
     evaluated = set(policy.tasks) | set(config.probe.tasks)
     assert config.probe.tasks and not set(config.data.tasks) & evaluated  # transfer, as in the paper
     assert set(config.policy.calibration) == {"oracle:state", "blind"}  # every table shows ceiling and floor
@@ -153,3 +165,16 @@ def test_install_writes_the_entry_once_between_markers_and_ships_the_weights(tmp
     assert text.startswith("# header comment kept") and text.count("name: tiny-shipped") == 1
     (entry,) = load_registry(packaged)
     assert entry.available and (entry.local_folder / "model.safetensors").is_file()
+
+
+def test_install_writes_into_a_checkout_only(monkeypatch, tmp_path):
+    assert checkout_registry() == REPO / "dynaflip" / "pretrained" / "registry.yaml"  # this checkout (editable)
+    installed = tmp_path / "site-packages" / "dynaflip" / "pretrained" / "registry.yaml"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("format_version: 1\nencoders: []\n")
+    monkeypatch.setattr("dynaflip.pipeline.publish.default_registry_path", lambda: installed)
+    with pytest.raises(NotACheckout) as error:
+        install(_published_run(tmp_path))
+    message = str(error.value)
+    assert message.startswith(f"publish --install: {installed} belongs to an installed package") and "\n" not in message
+    assert installed.read_text() == "format_version: 1\nencoders: []\n"

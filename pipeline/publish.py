@@ -5,7 +5,9 @@ tag and a model card (training data, steps, compute, the run's evaluation number
 not) into ``OUT/publish/weights/<name>-<tag>/``, and ``OUT/publish/registry.yaml`` lists them with a
 ``path`` source and the weights' sha256, so ``dynaflip.load("<name>@<tag>", registry=...)`` reads them
 offline. ``--install`` copies them into ``dynaflip/pretrained/weights/`` and writes their entries into the
-packaged registry between marker comments (replacing an earlier install of the same name@tag).
+packaged registry between marker comments (replacing an earlier install of the same name@tag); it works in a
+source checkout (an editable install), where the shipped weights are then committed, and refuses an installed
+package.
 
     python -m dynaflip.pipeline.publish outputs/study-cpu                # writes outputs/study-cpu/publish/
     python -m dynaflip.pipeline.publish outputs/study-cpu --install      # and ships them in the package
@@ -24,6 +26,7 @@ from typing import Any
 import yaml
 
 from dynaflip.config import ConfigError, from_dict
+from dynaflip.errors import USER_ERRORS, DynaflipError
 from dynaflip.hub.export import export_checkpoint
 from dynaflip.hub.registry import default_registry_path, load_registry
 from dynaflip.io import atomic_write_text
@@ -103,9 +106,26 @@ def _relative_to_run(text: str, out_dir: Path) -> str:
     return text.replace(f"{out_dir.resolve()}/", f"{out_dir.resolve().name}/")
 
 
+class NotACheckout(DynaflipError, RuntimeError):
+    """``--install`` was asked of an installed package rather than a source checkout."""
+
+
+def checkout_registry() -> Path:
+    """The packaged registry file, when the package is a source checkout (``setup.py`` beside ``dynaflip/``)."""
+    path = default_registry_path()
+    root = path.parent.parent.parent
+    if not (root / "setup.py").is_file() or not (root / "pyproject.toml").is_file():
+        raise NotACheckout(
+            f"publish --install: {path} belongs to an installed package, not a source checkout; run it from a "
+            "clone installed with 'pip install -e .' (the shipped weights are committed there)"
+        )
+    return path
+
+
 def install(out_dir: Path, *, registry_path: Path | None = None) -> list[str]:
-    """Copy the published folders into the package and write their entries into the packaged registry."""
-    registry_path = registry_path or default_registry_path()
+    """Copy the published folders into the package and write their entries into the packaged registry (default:
+    the checkout's own, see :func:`checkout_registry`)."""
+    registry_path = registry_path or checkout_registry()
     published = yaml.safe_load((out_dir / PUBLISH_DIR / REGISTRY_FILE).read_text())["encoders"]
     text = registry_path.read_text()
     names = []
@@ -145,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"published {entry['name']}@{entry['tag']} (sha256 {entry['sha256'][:12]}...)")
         if args.install:
             print("installed in the package registry: " + ", ".join(install(Path(args.run))))
-    except (ConfigError, FileNotFoundError) as error:
+    except USER_ERRORS as error:
         print(f"publish: error: {error}", file=sys.stderr)
         return 2
     return 0

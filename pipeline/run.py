@@ -1,7 +1,9 @@
 """The pipeline: simulated videos -> shards -> encoders per (arm, seed) -> probes and policies -> report.
 
 Every step is one of the stage CLIs, run as a subprocess exactly as a user would type it (the commands are
-printed), so a run is also a worked example; every step resumes (see :mod:`dynaflip.pipeline.steps`).
+printed), so a run is also a worked example; every step resumes (see :mod:`dynaflip.pipeline.steps`). Steps run
+in the working directory: a relative ``output_dir`` and recipe paths are read from there, and recipes that are
+not found there come from the shipped ones (:mod:`dynaflip.pipeline.recipes`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from pathlib import Path
 from dynaflip.config import dump_yaml
 
 from .config import PipelineConfig, calibration_name
+from .recipes import find_recipe
 from .steps import StepRunner
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(module: str) -> list[str]:
@@ -22,8 +23,7 @@ def _cli(module: str) -> list[str]:
 
 
 def output_root(config: PipelineConfig) -> Path:
-    out = Path(config.output_dir)
-    return out if out.is_absolute() else (REPO / out).resolve()
+    return Path(config.output_dir).resolve()
 
 
 def policy_encoders(config: PipelineConfig, runs: Path) -> dict[str, str]:
@@ -37,13 +37,14 @@ def policy_encoders(config: PipelineConfig, runs: Path) -> dict[str, str]:
 
 def run_pipeline(config: PipelineConfig, *, title: str = "DynaFLIP demo") -> Path:
     """Run (or continue) every step; returns the report folder."""
+    recipe, policy_config = find_recipe(config.train.recipe), find_recipe(config.policy.config)  # before any work
     out = output_root(config)
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(config, out / "pipeline-config.yaml")
     data, runs, results, report = out / "data" / "metaworld", out / "runs", out / "results", out / "report"
     training_runs = config.run_names()
     encoders = policy_encoders(config, runs)
-    steps = StepRunner(out_dir=out, cwd=REPO, total=6 + len(training_runs) + len(encoders))
+    steps = StepRunner(out_dir=out, cwd=Path.cwd(), total=6 + len(training_runs) + len(encoders))
     tasks = ",".join(config.data.tasks)
 
     seed_option = [] if config.data.first_seed is None else ["--seed", str(config.data.first_seed)]
@@ -66,7 +67,7 @@ def run_pipeline(config: PipelineConfig, *, title: str = "DynaFLIP demo") -> Pat
         what = f"the {arm.name} encoder" + (f", pre-training seed {seed}" if len(arm.seeds) > 1 else "")
         steps.run(
             f"train-{name}", f"train {what} (shared backbone, data and steps)",
-            [*trainer, "--config", config.train.recipe, "--resume", "auto", f"data.shards=[{{path: {data}}}]",
+            [*trainer, "--config", recipe, "--resume", "auto", f"data.shards=[{{path: {data}}}]",
              f"runtime.steps={config.train.steps}", f"runtime.seed={seed}", *config.train.overrides,
              *arm.overrides, f"runtime.output_dir={runs / name}"],
             outputs=[runs / name / "export" / "model.safetensors"],
@@ -94,7 +95,7 @@ def run_pipeline(config: PipelineConfig, *, title: str = "DynaFLIP demo") -> Pat
         steps.run(
             f"policy-{name}", f"policy transfer, {kind} {name}, ID and OOD",
             [*_cli("dynaflip.eval.policy_cli"), "run", "--encoder", spec, "--out", results / "policy" / name,
-             "--config", config.policy.config, f"runtime.cache_dir={out / 'cache' / 'policy'}",
+             "--config", policy_config, f"runtime.cache_dir={out / 'cache' / 'policy'}",
              *config.policy.overrides],
             outputs=[results / "policy" / name / "results.json"],
         )  # fmt: skip

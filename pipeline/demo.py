@@ -13,7 +13,10 @@ printed), so the demo is also a worked example. Every step resumes: rerunning co
 and timing.json records each step's wall time and CPU time. Scale comes from a config (configs/demo.yaml for
 this machine; configs/demo-ci.yaml is the test suite's smaller run; configs/paper.yaml the paper's settings
 on a GPU node), with key=value overrides. ``dynaflip-study`` is the same driver with the controlled CPU study
-(configs/study/cpu.yaml: more arms, pre-training seeds, held-out evaluation tasks).
+(configs/study/cpu.yaml: more arms, pre-training seeds, held-out evaluation tasks). These recipes ship with the
+package: a --config path that does not exist in the working directory is looked up among them (by its path
+under configs/, or by name: demo-ci, study/ci), so both commands also run from an installed wheel in an empty
+folder. Steps run in the working directory, and a relative output_dir is created there.
 
 Examples:
   dynaflip-demo                                                 # configs/demo.yaml, about 20 min on 2 CPUs
@@ -32,19 +35,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from dynaflip.cli_utils import parse_with_overrides
-from dynaflip.config import ConfigError, load_config
-from dynaflip.pipeline.config import PipelineConfig
-from dynaflip.pipeline.run import REPO, run_pipeline
-from dynaflip.pipeline.steps import StepFailed
+from dynaflip.config import load_config
+from dynaflip.errors import USER_ERRORS
 
-DEFAULT_CONFIG = REPO / "configs" / "demo.yaml"
-STUDY_CONFIG = REPO / "configs" / "study" / "cpu.yaml"
+from .config import PipelineConfig
+from .recipes import find_recipe
+from .run import run_pipeline
+
+DEFAULT_CONFIG = "configs/demo.yaml"
+STUDY_CONFIG = "configs/study/cpu.yaml"
 
 
-def _main(argv: list[str] | None, *, prog: str, default_config: Path, title: str) -> int:
+def _main(argv: list[str] | None, *, prog: str, default_config: str, title: str) -> int:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -53,9 +57,9 @@ def _main(argv: list[str] | None, *, prog: str, default_config: Path, title: str
     args = parse_with_overrides(parser, argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        config = load_config(PipelineConfig, files=args.config or [default_config], overrides=args.overrides)
-        run_pipeline(config, title=title)
-    except (ConfigError, StepFailed) as error:
+        files = [find_recipe(path) for path in args.config or [default_config]]
+        run_pipeline(load_config(PipelineConfig, files=files, overrides=args.overrides), title=title)
+    except USER_ERRORS as error:  # a bad config, a failed step (its own output says why); others keep a traceback
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -33,6 +33,7 @@ import sys
 
 from dynaflip.cli_utils import parse_with_overrides
 from dynaflip.config import ConfigError
+from dynaflip.errors import USER_ERRORS
 
 from .stats.intervals import interval_text
 
@@ -72,6 +73,10 @@ def _error(message: str, code: int = 2) -> int:
     return code
 
 
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def _summary(run, encoder, config) -> str:
     means = {row.split: row for row in run.rows if row.group == "mean"}
     success = ", ".join(
@@ -97,17 +102,12 @@ def _summary(run, encoder, config) -> str:
 
 
 def _calibrate(config, out: str) -> int:
-    from .encoders import EncoderSpecError
     from .policy.calibrate import calibrate
 
     try:
         result = calibrate(config, out_dir=out, log=lambda line: print(f"{PROG}: {line}", flush=True))
-    except EncoderSpecError as error:
-        return _error(str(error))
-    except (ValueError, FileNotFoundError) as error:
-        return _error(str(error).splitlines()[0] if str(error) else type(error).__name__)
-    except RuntimeError as error:
-        return _error(str(error).splitlines()[0] if str(error) else type(error).__name__, code=1)
+    except (*USER_ERRORS, ValueError) as error:  # anything else (a CUDA out-of-memory) keeps its traceback
+        return _error(_first_line(error))
     pending = [verdict.task for verdict in result.verdicts if verdict.status == "pending"]
     print(
         f"{PROG}: calibrated {len(result.verdicts)} candidate tasks in {result.seconds:.0f} s; kept "
@@ -151,10 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         return _error(str(error))
     try:
         run = run_policy_eval(config, encoder=encoder, out_dir=args.out)
-    except (ValueError, FileNotFoundError) as error:
-        return _error(str(error).splitlines()[0] if str(error) else type(error).__name__)
-    except RuntimeError as error:
-        return _error(str(error).splitlines()[0] if str(error) else type(error).__name__, code=1)
+    except (*USER_ERRORS, ValueError) as error:  # anything else (a CUDA out-of-memory) keeps its traceback
+        return _error(_first_line(error))
     print(_summary(run, encoder, config))
     return 0
 

@@ -42,6 +42,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from dynaflip.errors import USER_ERRORS
 from dynaflip.sim.backend import import_torch_first
 
 from .probe.sweep import SweepConfig
@@ -210,7 +211,7 @@ def _load_encoder(spec: str, *, last_n: int):
         return load_eval_encoder(spec, last_n=last_n)
     except EncoderSpecError:
         raise
-    except (ValueError, OSError, RuntimeError, KeyError, ImportError) as error:
+    except (*USER_ERRORS, ValueError, KeyError, ImportError) as error:  # not RuntimeError: CUDA OOM keeps its traceback
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise EncoderSpecError(f"encoder '{spec}': {first}") from None
 
@@ -299,10 +300,6 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``dynaflip-probe``; returns the exit status (2 with a one-line error on bad input)."""
     import_torch_first()  # before any MuJoCo GL context exists: see dynaflip.sim.backend
-    from .encoders import EncoderSpecError
-    from .probe import ProbeDataError
-    from .results import ResultFileError
-
     args = build_parser().parse_args(argv)
     try:
         if args.command == "health":
@@ -310,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_health(args, load_encoder=_load_encoder)
         return _build(args) if args.command == "build-data" else _run(args)
-    except (ProbeDataError, EncoderSpecError, ResultFileError, ValueError, FileNotFoundError, RuntimeError) as error:
+    # The project's errors (bad probe data, encoder spec, result file), OS errors and the option checks'
+    # ValueErrors; anything else (a CUDA out-of-memory RuntimeError) keeps its traceback.
+    except (*USER_ERRORS, ValueError) as error:
         print(f"dynaflip-probe: error: {error}", file=sys.stderr)
         return 2
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dynaflip.errors import USER_ERRORS
+
 PROG = "dynaflip-report"
 
 
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_runs=args.latency_runs,
             bootstrap=bootstrap,
         )
-    except ValueError as error:
+    except (*USER_ERRORS, ValueError) as error:  # the project's errors and bad result files; others keep a traceback
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if report.get("latency_note"):

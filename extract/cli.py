@@ -32,7 +32,8 @@ import sys
 from pathlib import Path
 
 from dynaflip.cli_utils import parse_with_overrides
-from dynaflip.config import ConfigError, load_config
+from dynaflip.config import load_config
+from dynaflip.errors import USER_ERRORS
 
 from .config import ExtractConfig
 
@@ -235,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_with_overrides(build_parser(), argv)
     try:
         return _dispatch(args)
-    except (ConfigError, ValueError, OSError, RuntimeError) as error:  # OSError: unwritable --out, missing input
+    # The project's errors (ConfigError included), OSError (unwritable --out, missing input) and the ValueErrors of
+    # option checks; anything else (a CUDA out-of-memory RuntimeError) keeps its traceback.
+    except (*USER_ERRORS, ValueError) as error:
         print(f"dynaflip-extract: error: {error}", file=sys.stderr)
         return 2
 

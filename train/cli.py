@@ -32,6 +32,7 @@ import sys
 
 from dynaflip.cli_utils import parse_with_overrides
 from dynaflip.config import ConfigError, load_config
+from dynaflip.errors import USER_ERRORS
 
 from .config import TrainConfig
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         allow = tuple(key.strip() for key in args.resume_allow.split(",") if key.strip())
         run_dir = train(config, resume=args.resume, resume_allow=allow)
-    except (FileNotFoundError, ValueError) as error:
+    except (*USER_ERRORS, ValueError) as error:  # ValueError: the recipe's checks; others keep their traceback
         print(f"dynaflip-train: error: {error}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:

@@ -17,12 +17,10 @@ from typing import Any
 
 import yaml
 
-from dynaflip.config import ConfigError
+from dynaflip.errors import USER_ERRORS
 
 from .card import DEFAULT_LICENSE
-from .errors import HubError
 from .export import export_checkpoint
-from .format import ExportFormatError
 from .hf import HF_PREFIX
 from .push import push_folder
 from .verify import verify_export_folder
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.push:
             commit_url = push_folder(folder, args.push, private=args.private)
             print(f"pushed {folder} to {HF_PREFIX}{args.push}: {commit_url}")
-    except (HubError, ExportFormatError, ConfigError, OSError, ValueError, yaml.YAMLError) as error:
+    except (*USER_ERRORS, ValueError, yaml.YAMLError) as error:  # others (a bug, an OOM) keep their traceback
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     except KeyError as error:

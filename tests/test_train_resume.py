@@ -83,7 +83,7 @@ def test_resume_of_another_run_is_refused_naming_the_keys(change, named, stopped
     assert f"{run / 'checkpoints' / 'step-00000002'}: written by another run; changed:" in line
     for text in named:
         assert text in line
-    assert "--resume-allow" in line
+    assert "--resume-allow " in line and ", " not in line.split("--resume-allow ")[1]  # one shell word
     # Before any step: nothing trained, nothing written.
     assert sorted(metrics(run)) == [1, 2]
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000002"]
@@ -131,6 +131,7 @@ def test_accepted_change_that_alters_the_model_fails_in_one_line(stopped_run, sh
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("dynaflip-train: error:")]
     assert len(errors) == 1 and "does not fit the model this config builds" in errors[0]
+    assert not (run / "config-history").exists()  # a start that failed leaves no history entry
 
 
 def fingerprint(**overrides):

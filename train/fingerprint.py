@@ -119,7 +119,7 @@ def check_resume(
     changes = changed_keys(old_keys, current["keys"])
     refused = [change for change in changes if not _matches(change.split(":", 1)[0], allow)]
     if refused:
-        names = ", ".join(sorted({change.split(":", 1)[0] for change in refused}))
+        names = ",".join(sorted({change.split(":", 1)[0] for change in refused}))
         raise ResumeMismatch(
             f"{checkpoint}: written by another run; changed: {'; '.join(refused)}. Train into a new "
             f"runtime.output_dir, or accept the change with --resume-allow {names}"

@@ -85,9 +85,6 @@ def train(config: TrainConfig, *, resume: str | None = None, resume_allow: tuple
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _setup_file_logging(run_dir)
-        record_config(run_dir, config_yaml, resumed_from=checkpoint)
-        for change in accepted:
-            log.warning("resuming %s with an accepted change: %s", checkpoint, change)
 
     set_seed(config.runtime.seed)  # identical initial weights on every rank
     # Pretrained weights are fetched by the main process alone; the others wait, then read its cache.
@@ -125,6 +122,10 @@ def train(config: TrainConfig, *, resume: str | None = None, resume_allow: tuple
     step, counters, stream = 0, {"samples": 0, "skipped": 0}, StreamState()
     if checkpoint is not None:
         step, counters, stream = _restore(checkpoint, backend, counters)
+    if main:  # once the checkpoint loaded: a start that failed leaves no history entry
+        record_config(run_dir, config_yaml, resumed_from=checkpoint)
+        for change in accepted:
+            log.warning("resuming %s with an accepted change: %s", checkpoint, change)
 
     writer = _tensorboard(run_dir) if (main and config.runtime.tensorboard) else None
     health = HealthMonitor.start(config, unwrapped, run_dir=run_dir, writer=writer, step=step, main=main)

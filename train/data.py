@@ -18,6 +18,7 @@ Design (see ecosystem-lessons: webdataset and accelerate):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -30,7 +31,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from dynaflip import remote_io
 from dynaflip.batch import Batch, StreamMark
+from dynaflip.remote_io import ReadStats
 from dynaflip.schema import SampleReader, SchemaError, SchemaVersionError
 
 from .augment import augment_frames, crop_points, sample_params
@@ -61,38 +64,70 @@ class ResolvedSet:
         return sum(self.sizes)
 
 
+def read_index(folder: str, name: str) -> bytes | None:
+    """The bytes of ``folder/name`` (``sizes.json``, ``manifest.json``) for a local folder or a remote prefix,
+    None when there is none. Remote reads are retried; refused credentials raise one line here, at start."""
+    if remote_io.is_remote(folder):
+        try:
+            return remote_io.read_bytes(remote_io.join(folder, name))
+        except remote_io.RemoteAccessError as error:
+            if isinstance(error.__cause__, FileNotFoundError) or "does not exist" in str(error):
+                return None
+            raise
+    file = Path(folder) / name
+    return file.read_bytes() if file.is_file() else None
+
+
+def shard_set_manifest(path: str) -> bytes | None:
+    """The content of a shard set's extraction manifest (local folder or remote prefix), sizes.json when it has
+    none, None for a brace pattern: what identifies the data of a run (provenance, resume fingerprint)."""
+    if not remote_io.is_remote(path) and not Path(path).is_dir():
+        return None
+    for name in ("manifest.json", "sizes.json"):
+        content = read_index(path, name)
+        if content is not None:
+            return content
+    return None
+
+
 def resolve_shard_set(shard_set: ShardSet) -> ResolvedSet:
-    """Shard URLs and per-shard sample counts of a set, from its ``sizes.json`` (never by scanning)."""
-    path = Path(shard_set.path)
-    if path.is_dir():
-        sizes_file = path / "sizes.json"
-        if not sizes_file.is_file():
+    """Shard URLs and per-shard sample counts of a set, from its ``sizes.json`` (never by scanning). The set is
+    a local folder, a remote prefix (``s3://bucket/prefix``, ``gs://``, ``https://``, any fsspec URL) or a
+    brace pattern of shards."""
+    path = shard_set.path
+    remote = remote_io.is_remote(path) and "{" not in path
+    if remote or Path(path).is_dir():
+        sizes_file = remote_io.join(path, "sizes.json") if remote else str(Path(path) / "sizes.json")
+        content = read_index(path, "sizes.json")
+        if content is None:
             raise FileNotFoundError(
                 f"{path}: no sizes.json (an extraction folder has one; run 'dynaflip-extract finalize {path}')"
             )
-        sizes = json.loads(sizes_file.read_text())
-        manifest = path / "manifest.json"
-        if manifest.is_file() and not json.loads(manifest.read_text()).get("complete", True):
+        sizes = json.loads(content)
+        manifest = read_index(path, "manifest.json")
+        if manifest is not None and not json.loads(manifest).get("complete", True):
             log.warning("%s: the extraction is not complete; training on the shards finished so far", path)
-        entries = [(str(path / name), int(count)) for name, count in sorted(sizes.items()) if int(count) > 0]
-        missing = [url for url, _ in entries if not Path(url).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{sizes_file}: lists {missing[0]} which does not exist")
+        join = remote_io.join if remote else (lambda folder, name: str(Path(folder) / name))
+        entries = [(join(path, name), int(count)) for name, count in sorted(sizes.items()) if int(count) > 0]
+        if not remote:  # remote shards are not listed here: one that cannot be read is skipped and counted
+            missing = [url for url, _ in entries if not Path(url).is_file()]
+            if missing:
+                raise FileNotFoundError(f"{sizes_file}: lists {missing[0]} which does not exist")
+        elif entries and not remote_io.exists(entries[0][0]):
+            raise FileNotFoundError(f"{sizes_file}: lists {entries[0][0]} which does not exist")
     else:
         import braceexpand
 
-        urls = list(braceexpand.braceexpand(shard_set.path))
+        urls = list(braceexpand.braceexpand(path))
         if shard_set.samples is None:
-            raise ValueError(f"data.shards: '{shard_set.path}' is a pattern, so its 'samples' count is needed")
+            raise ValueError(f"data.shards: '{path}' is a pattern, so its 'samples' count is needed")
         per_shard = max(1, shard_set.samples // max(1, len(urls)))
         entries = [(url, per_shard) for url in urls]
     if not entries:
-        raise ValueError(f"data.shards: '{shard_set.path}' has no non-empty shards")
+        raise ValueError(f"data.shards: '{path}' has no non-empty shards")
     if shard_set.weight <= 0:
-        raise ValueError(f"data.shards: '{shard_set.path}': weight must be positive, got {shard_set.weight}")
-    return ResolvedSet(
-        name=shard_set.path, urls=[u for u, _ in entries], sizes=[s for _, s in entries], weight=shard_set.weight
-    )
+        raise ValueError(f"data.shards: '{path}': weight must be positive, got {shard_set.weight}")
+    return ResolvedSet(name=path, urls=[u for u, _ in entries], sizes=[s for _, s in entries], weight=shard_set.weight)
 
 
 @dataclass
@@ -113,6 +148,10 @@ class StreamState:
             batches_in_epoch=int(data["batches_in_epoch"]),
             raw_consumed={int(k): int(v) for k, v in data["raw_consumed"].items()},
         )
+
+
+def _is_folder(path: str) -> bool:
+    return (remote_io.is_remote(path) and "{" not in path) or Path(path).is_dir()
 
 
 class SkipCounter:
@@ -154,8 +193,10 @@ class TripletStream(IterableDataset):
         self.seed = seed
         self.rank = rank
         self.num_workers = max(1, num_workers)
-        self.epoch = 0
-        self.rotation = 0  # worker w plays effective worker (w + rotation) % num_workers
+        # Where the stream starts (a StreamState): set before the loader starts its workers.
+        self.start_epoch = 0
+        self.start_batch = 0
+        self.batches_per_epoch = 1
         self.skip_raw: dict[int, int] = {}
         urls, probabilities = [], []
         for shard_set in sets:
@@ -165,22 +206,51 @@ class TripletStream(IterableDataset):
         self.urls = urls
         self.cumulative = np.cumsum(np.asarray(probabilities) / np.sum(probabilities))
 
-    def __iter__(self) -> Iterator[Batch | SchemaVersionError]:
+    def __iter__(self) -> Iterator[tuple[Batch, int] | SchemaVersionError]:
+        """The loader's batches, epoch after epoch, from one set of workers that lives as long as the loader.
+
+        Loader batch n comes from physical worker n % W (the DataLoader asks its workers in turn, in order),
+        and is batch k of its epoch; batch k is built by the effective worker k % W of that epoch. So each
+        (epoch, effective worker) stream is served by one physical worker, in order, whatever the epoch's
+        length: a worker that passes into the next epoch starts that epoch's stream there."""
         info = get_worker_info()
         physical = info.id if info is not None else 0
-        worker = (physical + self.rotation) % self.num_workers
-        key = (self.seed, self.epoch, self.rank, worker)
+        workers = self.num_workers if info is not None else 1
+        first = self.batches_per_epoch - self.start_batch  # loader batches left in the starting epoch
+        current: tuple[int, int] | None = None
+        stream: Iterator[tuple[Batch, int] | SchemaVersionError] = iter(())
+        for n in itertools.count(physical, workers):
+            if n < first:
+                epoch, k = self.start_epoch, self.start_batch + n
+            else:
+                epoch, k = (
+                    self.start_epoch + 1 + (n - first) // self.batches_per_epoch,
+                    (n - first) % self.batches_per_epoch,
+                )
+            key = (epoch, k % self.num_workers)
+            if key != current:
+                skip = self.skip_raw.get(key[1], 0) if epoch == self.start_epoch else 0
+                current, stream = key, self._worker_stream(*key, skip=skip)
+            item = next(stream)
+            yield item
+            if isinstance(item, SchemaVersionError):
+                return
+
+    def _worker_stream(self, epoch: int, worker: int, *, skip: int) -> Iterator[tuple[Batch, int] | SchemaVersionError]:
+        """The batches of one effective worker in one epoch, after ``skip`` raw samples, each with the remote
+        read retries since its previous batch."""
+        key = (self.seed, epoch, self.rank, worker)
         shard_rng = random.Random(_seed(*key, "shards"))
         shuffle_rng = random.Random(_seed(*key, "shuffle"))
         skipper = SkipCounter()
-        raw = self._shuffled(self._raw_samples(shard_rng, skipper), shuffle_rng)
+        io_stats = ReadStats()
+        raw = self._shuffled(self._raw_samples(shard_rng, skipper, io_stats), shuffle_rng)
         consumed = 0
-        to_skip = self.skip_raw.get(worker, 0)
-        reported_skips = 0
+        reported_skips = reported_retries = 0
         batch: list[dict[str, Any]] = []
         for sample in raw:
             consumed += 1
-            if consumed <= to_skip:
+            if consumed <= skip:
                 continue  # already trained on before the checkpoint: skip without decoding
             try:
                 decoded = decode_training_sample(
@@ -202,17 +272,17 @@ class TripletStream(IterableDataset):
                 out = collate(batch)
                 out.stream = StreamMark(worker=worker, raw_consumed=consumed, skipped=skipper.count - reported_skips)
                 reported_skips = skipper.count
-                yield out
+                yield out, io_stats.retries - reported_retries
+                reported_retries = io_stats.retries
                 batch = []
 
-    def _raw_samples(self, rng: random.Random, skipper: SkipCounter) -> Iterator[dict[str, Any]]:
-        import webdataset as wds
+    def _raw_samples(self, rng: random.Random, skipper: SkipCounter, stats: ReadStats) -> Iterator[dict[str, Any]]:
+        from webdataset.tariterators import group_by_keys, tar_file_expander
 
-        read = wds.tarfile_to_samples(handler=skipper)
         while True:
             index = int(np.searchsorted(self.cumulative, rng.random(), side="right"))
             url = self.urls[min(index, len(self.urls) - 1)]
-            yield from read(iter([{"url": url}]))
+            yield from group_by_keys(tar_file_expander(_opened(url, skipper, stats), handler=skipper), handler=skipper)
 
     def _shuffled(self, samples: Iterator[dict[str, Any]], rng: random.Random) -> Iterator[dict[str, Any]]:
         size = self.config.shuffle_buffer
@@ -229,6 +299,20 @@ class TripletStream(IterableDataset):
             index = rng.randrange(len(buffer))
             buffer[index], sample = sample, buffer[index]
             yield sample
+
+
+def _opened(url: str, skipper: SkipCounter, stats: ReadStats) -> Iterator[dict[str, Any]]:
+    """The shard as webdataset's tar reader takes it: a local file, or a remote object streamed with retries. A
+    shard that cannot be opened (or keeps failing) is skipped and counted like a corrupt one."""
+    try:
+        stream = remote_io.open_stream(url, stats=stats) if remote_io.is_remote(url) else open(url, "rb")
+    except Exception as error:
+        skipper(error)
+        return
+    try:
+        yield {"url": url, "stream": stream}
+    finally:
+        stream.close()
 
 
 def decode_training_sample(
@@ -300,6 +384,7 @@ class TrainingData:
         self.dataset_size = sum(shard_set.samples for shard_set in self.sets)
         samples_per_epoch = config.samples_per_epoch or self.dataset_size
         self.batches_per_epoch = max(1, samples_per_epoch // (config.batch_size * world_size))
+        self.remote_retries = 0  # transient remote read errors retried, all workers (see dynaflip.remote_io)
         self.stream = TripletStream(
             self.sets, config, grid_size=grid_size, seed=seed, rank=rank, num_workers=config.workers
         )
@@ -308,8 +393,8 @@ class TrainingData:
         """Each shard set's path, sample count and the sha256 of its extraction manifest (provenance)."""
         out = []
         for shard_set in self.sets:
-            manifest = Path(shard_set.name) / "manifest.json"
-            digest = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+            manifest = read_index(shard_set.name, "manifest.json") if _is_folder(shard_set.name) else None
+            digest = hashlib.sha256(manifest).hexdigest() if manifest is not None else None
             out.append(
                 {
                     "path": shard_set.name,
@@ -322,27 +407,29 @@ class TrainingData:
 
     def batches(self, state: StreamState) -> Iterator[Batch]:
         """Yield batches forever, updating ``state`` as the trainer takes them."""
-        while True:
-            self.stream.epoch = state.epoch
-            self.stream.rotation = state.batches_in_epoch
-            self.stream.skip_raw = dict(state.raw_consumed)
-            loader = DataLoader(
-                self.stream,
-                batch_size=None,
-                num_workers=self.config.workers,
-                persistent_workers=False,
-                pin_memory=torch.cuda.is_available(),
-                prefetch_factor=2 if self.config.workers > 0 else None,
-            )
-            iterator = iter(loader)
-            while state.batches_in_epoch < self.batches_per_epoch:
-                batch = next(iterator)
-                if isinstance(batch, SchemaVersionError):
-                    raise batch
-                state.batches_in_epoch += 1
-                state.raw_consumed[batch.stream.worker] = batch.stream.raw_consumed
-                yield batch
-            del iterator, loader  # shuts the epoch's workers down
-            state.epoch += 1
-            state.batches_in_epoch = 0
-            state.raw_consumed = {}
+        self.stream.start_epoch = state.epoch
+        self.stream.start_batch = state.batches_in_epoch
+        self.stream.batches_per_epoch = self.batches_per_epoch
+        self.stream.skip_raw = dict(state.raw_consumed)
+        # One loader for the whole run: its workers live across epochs (the stream itself moves them on).
+        loader = DataLoader(
+            self.stream,
+            batch_size=None,
+            num_workers=self.config.workers,
+            pin_memory=torch.cuda.is_available(),
+            prefetch_factor=2 if self.config.workers > 0 else None,
+        )
+        for item in loader:
+            if isinstance(item, SchemaVersionError):
+                raise item
+            batch, retries = item
+            if retries:
+                self.remote_retries += retries
+                log.warning("remote shard reads retried %d times so far (transient errors)", self.remote_retries)
+            state.batches_in_epoch += 1
+            state.raw_consumed[batch.stream.worker] = batch.stream.raw_consumed
+            if state.batches_in_epoch == self.batches_per_epoch:
+                state.epoch += 1
+                state.batches_in_epoch = 0
+                state.raw_consumed = {}
+            yield batch

@@ -173,6 +173,7 @@ def train(config: TrainConfig, *, resume: str | None = None, resume_allow: tuple
                 "samples_per_second": window_steps * summary.global_batch / max(elapsed, 1e-9),
                 "data_wait_fraction": data_seconds / max(elapsed, 1e-9),
                 "skipped_samples": counters["skipped"],
+                "remote_retries": data.remote_retries,  # transient remote read errors retried (this rank)
                 "memory_mb": _memory_mb(accelerator.device),
                 "contrastive_batch": summary.contrastive_batch,
                 **reduced,

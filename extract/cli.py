@@ -296,15 +296,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {len(paths)} images to {args.out}")
         return 0
     if args.command == "finalize":
-        from .manifest import build_manifest
+        from .manifest import finalize
 
-        manifest = build_manifest(Path(args.folder))
+        manifest = finalize(args.folder)  # a local folder or a remote prefix
         print(f"{args.folder}: {manifest['num_samples']} samples, complete: {manifest['complete']}")
         return 0
     raise AssertionError(args.command)
 
 
 def _shard_list(spec: str) -> list[str]:
+    from dynaflip import remote_io
+
+    if remote_io.is_remote(spec) and "{" not in spec:
+        return remote_io.shard_urls(spec)  # an extraction prefix: its shards from sizes.json
     path = Path(spec)
     if path.is_dir():
         shards = sorted(str(p) for p in path.glob("shard-*.tar"))

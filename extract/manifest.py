@@ -25,6 +25,25 @@ SKIPPED_FILE = "skipped.jsonl"
 EXAMPLES_PER_REASON = 5
 
 
+def finalize(folder: str) -> dict[str, Any]:
+    """``dynaflip-extract finalize``: rebuild the indexes of a local folder or a remote prefix (remote_out.py)."""
+    from dynaflip import remote_io
+
+    if not remote_io.is_remote(folder):
+        return build_manifest(Path(folder))
+    from .remote_out import RemoteOutput
+
+    output = RemoteOutput(folder)
+    try:
+        output.pull()
+        if not (output.stage / PLAN_FILE).is_file():
+            raise FileNotFoundError(f"{folder}: no {PLAN_FILE} under this prefix (expected an extraction output)")
+        output.push_indexes()
+        return json.loads((output.stage / MANIFEST_FILE).read_text())
+    finally:
+        output.close()
+
+
 def build_manifest(out_dir: Path) -> dict[str, Any]:
     """Aggregate ``plan.json`` and every shard record into manifest.json, sizes.json and skipped.jsonl."""
     plan = json.loads((out_dir / PLAN_FILE).read_text())

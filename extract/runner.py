@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import json
 import multiprocessing
 import queue
 import shutil
@@ -24,6 +25,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from dynaflip import remote_io
 from dynaflip.config import to_dict
 from dynaflip.errors import DynaflipError
 from dynaflip.io import atomic_write_json
@@ -136,8 +138,68 @@ def run_extraction(
     """Extract ``items`` into ``out_dir``. ``notify`` receives what the run says at its start (default:
     printed to stderr); a setting that cannot produce samples raises ValueError before any work."""
     start = time.perf_counter()
-    out_dir = Path(out_dir)
+    if remote_io.is_remote(str(out_dir)):
+        return _run_into_remote(
+            items,
+            url=str(out_dir),
+            config=config,
+            source=source,
+            workers=workers,
+            num_nodes=num_nodes,
+            node_rank=node_rank,
+            limit=limit,
+            overwrite=overwrite,
+            progress=progress,
+            notify=notify,
+        )
+    return _run(
+        items,
+        out_dir=Path(out_dir),
+        config=config,
+        source=source,
+        workers=workers,
+        num_nodes=num_nodes,
+        node_rank=node_rank,
+        limit=limit,
+        overwrite=overwrite,
+        progress=progress,
+        notify=notify,
+        start=start,
+    )
+
+
+def _run_into_remote(items: Iterable[ClipSpec | SkippedClip], *, url: str, **options: Any) -> Summary:
+    """The run in a local staging folder, publishing shards, records and the indexes to ``url`` (remote_out.py)."""
+    from .remote_out import RemoteOutput
+
+    output = RemoteOutput(url)
+    try:
+        output.pull()
+        summary = _run(items, out_dir=output.stage, remote=output, start=time.perf_counter(), **options)
+        summary.out_dir = url  # type: ignore[assignment]  # what the user named, not the staging folder
+        return summary
+    finally:
+        output.close()
+
+
+def _run(
+    items: Iterable[ClipSpec | SkippedClip],
+    *,
+    out_dir: Path,
+    config: ExtractConfig,
+    source: str,
+    workers: int,
+    num_nodes: int,
+    node_rank: int,
+    limit: int | None,
+    overwrite: bool,
+    progress: bool,
+    notify: Callable[[str], None] | None,
+    start: float,
+    remote: Any = None,
+) -> Summary:
     notify = notify or _print_notice
+    remote_url = remote.url if remote is not None else None
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir}: is a file; expected a folder (new, or holding an extraction to resume)")
     if not 0 <= node_rank < num_nodes:
@@ -147,13 +209,25 @@ def run_extraction(
     plans = plan_shards(clips, clips_per_shard=config.output.clips_per_shard)
     processor_preview = build_processor(config)  # fails early on a bad backend config, before any work
     extractor = processor_preview.extractor
+    if remote is not None and overwrite:
+        remote.clear()
     _write_or_check_plan(out_dir, clips, plans, source_skips, config, source, extractor, overwrite=overwrite)
+    published = None
+    if remote is not None:
+        published = remote.names()
+        if "plan.json" not in published or overwrite:
+            remote.push_plan()
 
     mine = [plan for plan in plans if plan.index % num_nodes == node_rank]
     pending: list[ShardPlan] = []
     replaced: dict[str, dict[str, list[str]]] = {}
     for plan in mine:
-        status = shard_status(out_dir, plan, {clip.clip_id: clip_inputs(clip) for clip in plan.clips})
+        status = shard_status(
+            out_dir,
+            plan,
+            {clip.clip_id: clip_inputs(clip) for clip in plan.clips},
+            shard_present=None if published is None else plan.name in published,
+        )
         if not status.done:
             pending.append(plan)
             if status.changed:
@@ -206,15 +280,22 @@ def run_extraction(
         if workers <= 1 or len(pending) <= 1:
             processor = build_processor(config, text_embeddings)
             for plan in pending:
-                write_shard(plan, processor, out_dir, on_clip=on_clip, replaced=replaced.get(plan.name))
+                write_shard(
+                    plan, processor, out_dir, on_clip=on_clip, replaced=replaced.get(plan.name), remote=remote_url
+                )
                 summary.shards_written += 1
         else:
-            summary.shards_written = _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip, replaced)
+            summary.shards_written = _run_pool(
+                pending, config, text_embeddings, out_dir, workers, on_clip, replaced, remote_url
+            )
     finally:
         bar.close()
         quiet.close()
         summary.seconds = time.perf_counter() - start
-        if (out_dir / PLAN_FILE).is_file():
+        if remote is not None:
+            remote.push_indexes()  # the indexes last, from every task's records
+            summary.manifest = json.loads((out_dir / "manifest.json").read_text())
+        elif (out_dir / PLAN_FILE).is_file():
             summary.manifest = build_manifest(out_dir)
     return summary
 
@@ -314,14 +395,16 @@ def _worker_init(config: ExtractConfig, text_embeddings: dict | None, progress_q
     _worker_queue = progress_queue
 
 
-def _worker_shard(plan: ShardPlan, out_dir: Path, replaced: dict[str, list[str]] | None) -> int:
+def _worker_shard(
+    plan: ShardPlan, out_dir: Path, replaced: dict[str, list[str]] | None, remote: str | None = None
+) -> int:
     def report(samples: int, reasons: list[str]) -> None:
         _worker_queue.put((samples, reasons))
 
-    return write_shard(plan, _worker_processor, out_dir, on_clip=report, replaced=replaced).samples
+    return write_shard(plan, _worker_processor, out_dir, on_clip=report, replaced=replaced, remote=remote).samples
 
 
-def _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip, replaced) -> int:
+def _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip, replaced, remote=None) -> int:
     # spawn: workers must not inherit torch's OpenMP threads or a MuJoCo GL context from the parent.
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
@@ -332,7 +415,7 @@ def _run_pool(pending, config, text_embeddings, out_dir, workers, on_clip, repla
         initializer=_worker_init,
         initargs=(config, text_embeddings, progress_queue),
     ) as pool:
-        futures = {pool.submit(_worker_shard, plan, out_dir, replaced.get(plan.name)) for plan in pending}
+        futures = {pool.submit(_worker_shard, plan, out_dir, replaced.get(plan.name), remote) for plan in pending}
         while futures:
             done, futures = concurrent.futures.wait(futures, timeout=0.2)
             _drain(progress_queue, on_clip)

@@ -92,9 +92,13 @@ class ShardStatus:
     changed: dict[str, list[str]]  # clip id -> the inputs that changed since the shard was written
 
 
-def shard_status(out_dir: Path, plan: ShardPlan, inputs: dict[str, dict[str, str]]) -> ShardStatus:
-    """Whether the shard is finished and was made from the clips' current ``inputs`` (see :func:`clip_inputs`)."""
-    if not ((out_dir / plan.name).is_file() and record_path(out_dir, plan.name).is_file()):
+def shard_status(
+    out_dir: Path, plan: ShardPlan, inputs: dict[str, dict[str, str]], *, shard_present: bool | None = None
+) -> ShardStatus:
+    """Whether the shard is finished and was made from the clips' current ``inputs`` (see :func:`clip_inputs`).
+    ``shard_present``: whether the shard exists where it is published (a remote --out), instead of on disk."""
+    present = (out_dir / plan.name).is_file() if shard_present is None else shard_present
+    if not (present and record_path(out_dir, plan.name).is_file()):
         return ShardStatus(done=False, changed={})
     recorded = load_record(record_path(out_dir, plan.name)).inputs
     changed: dict[str, list[str]] = {}
@@ -142,9 +146,11 @@ def write_shard(
     *,
     on_clip: Callable[[int, list[str]], None] | None = None,
     replaced: dict[str, list[str]] | None = None,
+    remote: str | None = None,
 ) -> ShardRecord:
     """Process the shard's clips and write ``shard-NNNNNN.tar`` atomically, then its record. ``replaced``
-    (clip id -> changed inputs) says why an earlier version of the shard is being replaced."""
+    (clip id -> changed inputs) says why an earlier version of the shard is being replaced. ``remote``: the
+    ``--out`` URL the shard, then its record, are uploaded to (see remote_out.py)."""
     import webdataset as wds
 
     inputs = {clip.clip_id: clip_inputs(clip) for clip in plan.clips}  # before reading: a later edit is seen next run
@@ -187,7 +193,15 @@ def write_shard(
         inputs=inputs,
         replaced=dict(replaced or {}),
     )
+    if remote is not None:
+        from .remote_out import publish_shard
+
+        publish_shard(remote, final)
     atomic_write_json(record_path(out_dir, plan.name), record.to_dict())
+    if remote is not None:
+        from .remote_out import publish_record
+
+        publish_record(remote, record_path(out_dir, plan.name))
     return record
 
 

@@ -252,3 +252,22 @@ def list_names(url: str, *, policy: RetryPolicy = DEFAULT_POLICY) -> list[str]:
             return []
 
     return with_retries(url, names, policy=policy)
+
+
+def shard_urls(prefix: str) -> list[str]:
+    """The shards a remote extraction prefix lists in its ``sizes.json``, in order."""
+    import json
+
+    sizes = json.loads(read_bytes(join(prefix, "sizes.json")))
+    return [join(prefix, name) for name in sorted(sizes)]
+
+
+def iter_tar_samples(urls: list[str], *, stats: ReadStats | None = None) -> Any:
+    """webdataset samples (members grouped by key, ``__url__`` set) of local or remote shards, streamed in order."""
+    from webdataset.tariterators import group_by_keys, tar_file_expander
+
+    stats = stats if stats is not None else ReadStats()
+    for url in urls:
+        stream = open_stream(url, stats=stats) if is_remote(url) else open(url, "rb")
+        with stream:
+            yield from group_by_keys(tar_file_expander(iter([{"url": url, "stream": stream}])))

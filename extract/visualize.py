@@ -89,13 +89,11 @@ def _draw_flow3d(axis, triplet: Triplet) -> None:
 
 def visualize_shards(shard_paths: list[str], out_dir: Path, *, count: int = 6) -> list[Path]:
     """Draw the first ``count`` samples of the shards; returns the PNG paths."""
-    import webdataset as wds
-
+    from dynaflip.remote_io import iter_tar_samples
     from dynaflip.schema import decode_sample
 
     written = []
-    dataset = wds.WebDataset(shard_paths, shardshuffle=False, empty_check=False)
-    for index, sample in enumerate(dataset):
+    for index, sample in enumerate(iter_tar_samples(shard_paths)):  # local paths or URLs, streamed
         if index >= count:
             break
         triplet = decode_sample(sample, origin=sample.get("__url__"))

@@ -135,3 +135,11 @@ def test_a_shard_that_keeps_failing_is_skipped_and_counted(shards, tmp_path):
     assert sum(batch.stream.skipped for batch in batches) >= 1
     assert all(len(batch) == 4 for batch in batches)
     assert json.loads((shards / "sizes.json").read_text())["shard-000001.tar"] == 8
+
+
+def test_visualize_reads_an_http_prefix(shards, tmp_path):
+    from dynaflip.extract.cli import main
+
+    with http_server(shards.parent, Misbehaviour(drop_every=3)) as (url, counts):
+        assert main(["visualize", f"{url}/syn", "--out", str(tmp_path / "png"), "--count", "3"]) == 0
+    assert len(list((tmp_path / "png").glob("*.png"))) == 3 and counts.dropped > 0

@@ -35,29 +35,36 @@ class HealthFrames:
 
 
 def is_shard_folder(folder: str | Path) -> bool:
+    from . import remote_io
+
+    if remote_io.is_remote(str(folder)):  # an extraction prefix on object storage or HTTP
+        return remote_io.exists(remote_io.join(str(folder), "sizes.json"))
     return (Path(folder) / "sizes.json").is_file()
 
 
 def read_shard_frames(folder: str | Path, *, samples: int, what: str = "health.shards") -> HealthFrames:
     """Every stored frame of the first ``samples`` samples of an extraction folder; ``what`` names the
     setting in error messages."""
-    import webdataset as wds
     from PIL import Image
 
-    folder = Path(folder)
-    sizes_file = folder / "sizes.json"
-    if not sizes_file.is_file():
+    from . import remote_io
+
+    folder = str(folder) if remote_io.is_remote(str(folder)) else Path(folder)  # a local folder or a URL prefix
+    if not is_shard_folder(folder):
         raise HealthDataError(f"{what}: '{folder}' has no sizes.json (expected an extraction output folder)")
+    sizes_bytes = remote_io.read_bytes(remote_io.join(folder, "sizes.json")) if isinstance(folder, str) else None
     if samples < 2:
         raise HealthDataError(f"{what}: expected at least 2 samples, got {samples}")
-    names = [name for name, count in sorted(json.loads(sizes_file.read_text()).items()) if int(count) > 0]
+    sizes = json.loads(sizes_bytes if sizes_bytes is not None else (folder / "sizes.json").read_text())
+    names = [name for name, count in sorted(sizes.items()) if int(count) > 0]
     images, episodes, order = [], [], []
     taken = 0
     for name in names:
-        for sample in wds.tarfile_to_samples()(iter([{"url": str(folder / name)}])):
+        shard = remote_io.join(str(folder), name)
+        for sample in remote_io.iter_tar_samples([shard]):
             members = sorted((int(m.group(1)), key) for key in sample if (m := _FRAME.match(key)))
             if len(members) < 2:
-                raise HealthDataError(f"{folder / name}: sample '{sample.get('__key__')}': expected frame0..frameK")
+                raise HealthDataError(f"{shard}: sample '{sample.get('__key__')}': expected frame0..frameK")
             for index, key in members:
                 images.append(np.asarray(Image.open(io.BytesIO(sample[key])).convert("RGB")))
                 episodes.append(taken)

@@ -143,3 +143,16 @@ def test_visualize_reads_an_http_prefix(shards, tmp_path):
     with http_server(shards.parent, Misbehaviour(drop_every=3)) as (url, counts):
         assert main(["visualize", f"{url}/syn", "--out", str(tmp_path / "png"), "--count", "3"]) == 0
     assert len(list((tmp_path / "png").glob("*.png"))) == 3 and counts.dropped > 0
+
+
+def test_health_frames_read_from_an_http_prefix_equal_the_local_ones(shards):
+    import numpy as np
+
+    from dynaflip.health_frames import is_shard_folder, read_shard_frames
+
+    local = read_shard_frames(shards, samples=5)
+    with http_server(shards.parent, Misbehaviour(drop_every=3, fail_every=5)) as (url, _):
+        assert is_shard_folder(f"{url}/syn")
+        remote = read_shard_frames(f"{url}/syn", samples=5)
+    np.testing.assert_array_equal(remote.images, local.images)
+    np.testing.assert_array_equal(remote.episode_ids, local.episode_ids)

@@ -42,9 +42,9 @@ def add_parser(commands: argparse._SubParsersAction, *, formatter_class: type[ar
 
 def read_frames(data: str | Path, *, samples: int, split: str) -> HealthFrames:
     """The frames of an extraction folder or of one split of a probe dataset."""
+    if is_shard_folder(str(data)):  # a local folder or a URL prefix (s3://, https://...)
+        return read_shard_frames(str(data), samples=samples, what="--data")
     data = Path(data)
-    if is_shard_folder(data):
-        return read_shard_frames(data, samples=samples, what="--data")
     if not (data / "dataset.json").is_file():
         raise HealthDataError(f"--data: '{data}' has neither sizes.json (extraction) nor dataset.json (probe data)")
     from .dataset import ProbeDataset

@@ -277,13 +277,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             cameras=args.camera,
             episodes=args.episodes,
             depth_keys=depth_keys,
-            image_cache=Path(args.out) / "lerobot-images",
+            image_cache=_local_folder(args.out, "lerobot-images"),
             intrinsics_required=_load_config(args).assume_fovy_degrees is None,
             moving_cameras=args.moving_camera,
         )
         return _run(args, items, source="lerobot")
     if args.command == "metaworld":
-        videos = args.videos or str(Path(args.out) / "videos")
+        videos = args.videos or str(_local_folder(args.out, "videos"))
         _generate(args, videos)
         return _run(args, sources.iter_folder_clips(videos, default_embodiment="sim"), source="metaworld")
     if args.command == "metaworld-generate":
@@ -302,6 +302,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{args.folder}: {manifest['num_samples']} samples, complete: {manifest['complete']}")
         return 0
     raise AssertionError(args.command)
+
+
+def _local_folder(out: str, name: str) -> Path:
+    """A working folder next to the shards; with a remote --out, under the temporary directory instead."""
+    from dynaflip import remote_io
+
+    if remote_io.is_remote(out):
+        import hashlib
+        import tempfile
+
+        digest = hashlib.sha256(out.encode()).hexdigest()[:12]  # the same --out reuses it on a rerun
+        return Path(tempfile.gettempdir()) / f"dynaflip-{name}-{digest}"
+    return Path(out) / name
 
 
 def _shard_list(spec: str) -> list[str]:

@@ -105,6 +105,11 @@ def test_the_validator_names_the_file_entry_and_field(tmp_path, overrides, messa
     assert str(path) in str(error.value)
 
 
+def test_null_sources_and_notes_read_as_none(tmp_path):
+    (item,) = load_registry(write_registry(tmp_path / "registry.yaml", entry(sources=None, notes=None)))
+    assert item.sources == {} and item.notes == "" and item.local_folder is None
+
+
 def test_duplicate_and_missing_fields_are_rejected(tmp_path):
     path = write_registry(tmp_path / "registry.yaml", entry(), entry())
     with pytest.raises(RegistryError, match=r"entry 1 \('tiny-test@v1'\): duplicate"):

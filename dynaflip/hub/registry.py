@@ -78,7 +78,7 @@ class RegistryEntry:
     license: str
     recipe: str
     data: str
-    sources: dict[str, Any] = field(default_factory=dict)  # checked as SourceFields; absent sources are left out
+    sources: dict[str, Any] | None = field(default_factory=dict)  # checked as SourceFields; null is none
     sha256: str | None = None
     notes: str | None = ""
     # Not a field of the file: its folder, against which a ``path`` source resolves (weights shipped in the package).
@@ -86,7 +86,7 @@ class RegistryEntry:
 
     def __post_init__(self) -> None:
         architecture = from_dict(ArchitectureFields, self.architecture, prefix="architecture.")
-        sources = from_dict(SourceFields, self.sources, prefix="sources.")
+        sources = from_dict(SourceFields, self.sources or {}, prefix="sources.")
         object.__setattr__(self, "architecture", dataclasses.asdict(architecture))
         object.__setattr__(self, "sources", {k: v for k, v in dataclasses.asdict(sources).items() if v is not None})
         object.__setattr__(self, "data", self.data.strip())

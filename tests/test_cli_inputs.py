@@ -92,3 +92,14 @@ def test_report_refuses_a_file_as_out_before_reading_results(tmp_path, capsys):
     out.write_text("x")
     assert report_main([str(tmp_path / "no-results"), "--out", str(out)]) == 2
     assert "--out" in (line := _one_line(capsys)) and "is a file; expected a folder" in line
+
+
+def test_train_refuses_a_missing_shard_folder_in_one_line_before_any_step(tmp_path, capsys):
+    from dynaflip.train.cli import main as train_main
+
+    missing, out = tmp_path / "no-such-shards", tmp_path / "run"
+    args = [f"data.shards=[{{path: {missing}}}]", f"runtime.output_dir={out}", "runtime.steps=2", "data.workers=0"]
+    assert train_main(args) == 2
+    line = _one_line(capsys)
+    assert str(missing) in line and "no such shard folder" in line and "pattern" not in line
+    assert not (out / "checkpoints").exists()

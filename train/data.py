@@ -119,6 +119,8 @@ def resolve_shard_set(shard_set: ShardSet) -> ResolvedSet:
         import braceexpand
 
         urls = list(braceexpand.braceexpand(path))
+        if not any(char in path for char in "{*?") and not remote_io.is_remote(path) and not Path(path).exists():
+            raise FileNotFoundError(f"data.shards: '{path}': no such shard folder (expected a folder with sizes.json)")
         if shard_set.samples is None:
             raise ValueError(f"data.shards: '{path}' is a pattern, so its 'samples' count is needed")
         per_shard = max(1, shard_set.samples // max(1, len(urls)))

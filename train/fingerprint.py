@@ -18,7 +18,7 @@ from dynaflip.config import to_dict
 from dynaflip.errors import DynaflipError
 
 from .config import DataConfig, TrainConfig
-from .data import resolve_shard_set
+from .data import resolve_shard_set, shard_set_manifest
 
 #: Keys (and key prefixes) that never make a run another run.
 IGNORED_KEYS = (
@@ -65,12 +65,8 @@ def shard_manifests(data: DataConfig) -> list[dict[str, Any]]:
     out = []
     for shard_set in data.shards:
         resolved = resolve_shard_set(shard_set)
-        folder = Path(shard_set.path)
-        digest = None
-        for name in ("manifest.json", "sizes.json"):
-            if (folder / name).is_file():
-                digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
-                break
+        content = shard_set_manifest(shard_set.path)  # local folder or remote prefix alike
+        digest = None if content is None else hashlib.sha256(content).hexdigest()
         out.append({"samples": resolved.samples, "manifest_sha256": digest})
     return out
 

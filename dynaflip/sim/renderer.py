@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
+
 from .backend import import_mujoco, import_torch_first
 from .camera import camera_id, camera_intrinsics, camera_to_world, is_upside_down, set_scene_camera
 from .frame import BACKGROUND_ID, RENDER_ONLY_ID, Frame
@@ -19,6 +21,10 @@ from .shifts import Shift
 
 DEFAULT_CAMERA = "corner"
 DEFAULT_IMAGE_SIZE = (224, 224)
+
+
+class RendererUnavailable(DynaflipError, RuntimeError):
+    """No offscreen OpenGL context for MuJoCo; the message says which MUJOCO_GL to set."""
 
 
 def check_image_size(image_size: Any) -> tuple[int, int]:
@@ -55,7 +61,7 @@ class SceneRenderer:
         try:
             self._renderer = mujoco.Renderer(model, self.height, self.width, max_geom=2000)
         except mujoco.FatalError as error:
-            raise RuntimeError(
+            raise RendererUnavailable(
                 f"renderer: no offscreen OpenGL context (MUJOCO_GL is {os.environ.get('MUJOCO_GL')!r} now, but it "
                 "counts only when mujoco is first imported): set MUJOCO_GL=egl (or osmesa) in the environment, or "
                 "import dynaflip.sim before mujoco"

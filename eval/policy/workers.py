@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from dynaflip.errors import DynaflipError
 from dynaflip.sim.backend import import_torch_first
 from dynaflip.workers import worker_context
 
@@ -28,6 +29,10 @@ from .rollout import PolicyActor, RolloutRecord, expert_actor, run_episode
 T = TypeVar("T")
 POLICY_CACHE = 4  # policies kept loaded per worker (jobs arrive grouped by task and seed)
 _STATE: dict[str, Any] = {}
+
+
+class WorkerDied(DynaflipError, RuntimeError):
+    """A rollout worker process died (out of memory, or a crash in MuJoCo/OpenGL)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,7 @@ class WorkerPool:
                 for future in done:
                     yield future.result()
         except BrokenProcessPool:
-            raise RuntimeError("a worker process died (out of memory, or a crash in MuJoCo/OpenGL)") from None
+            raise WorkerDied("a worker process died (out of memory, or a crash in MuJoCo/OpenGL)") from None
         finally:
             for future in pending:
                 future.cancel()

@@ -8,9 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from dynaflip.errors import DynaflipError
+
 from ..encoders import EvalEncoder
 from ..feature_cache import FeatureCache
 from .dataset import ProbeDataset
+
+
+class FeatureCacheError(DynaflipError, RuntimeError):
+    """A cached feature file does not fit the probe data; the message names the file to delete."""
 
 
 @dataclass
@@ -86,7 +92,7 @@ def split_features(
             )
             if len(values) != dataset.num_frames(split) or values.ndim != 2:
                 path = cache.path(encoder, dataset.dataset_id, split)
-                raise RuntimeError(
+                raise FeatureCacheError(
                     f"feature cache: '{path}' has shape {values.shape}, expected "
                     f"({dataset.num_frames(split)}, D); delete it to recompute"
                 )

@@ -10,8 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from dynaflip.errors import DynaflipError
+
 from .linear import LinearProbe, Standardizer, TargetScaler, grid_loss, probe_threads, train_grid
 from .targets import CLASSIFICATION
+
+
+class ProbeDiverged(DynaflipError, RuntimeError):
+    """Every setting of a probe's sweep diverged: the features cannot be probed as given."""
 
 
 @dataclass(frozen=True)
@@ -127,5 +133,5 @@ def _select(
                     record["val_accuracy"] = float(correct[index])
                 chosen = (weight[:, index].cpu().numpy().copy(), bias[index].cpu().numpy().copy())
     if chosen is None:
-        raise RuntimeError("probe: every sweep setting diverged (non-finite validation loss)")
+        raise ProbeDiverged("probe: every sweep setting diverged (non-finite validation loss)")
     return record, chosen

@@ -8,17 +8,13 @@ Used by the trainer's health monitor (train/health.py) and by ``dynaflip-probe h
 
 from __future__ import annotations
 
-import io
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dynaflip.errors import DynaflipError
-
-_FRAME = re.compile(r"^frame(\d+)\.(jpg|jpeg|png)$")
 
 
 class HealthDataError(DynaflipError, ValueError):
@@ -45,9 +41,8 @@ def is_shard_folder(folder: str | Path) -> bool:
 def read_shard_frames(folder: str | Path, *, samples: int, what: str = "health.shards") -> HealthFrames:
     """Every stored frame of the first ``samples`` samples of an extraction folder; ``what`` names the
     setting in error messages."""
-    from PIL import Image
-
     from . import remote_io
+    from .schema import FRAMES_PER_SAMPLE, SampleReader
 
     folder = str(folder) if remote_io.is_remote(str(folder)) else Path(folder)  # a local folder or a URL prefix
     if not is_shard_folder(folder):
@@ -62,11 +57,10 @@ def read_shard_frames(folder: str | Path, *, samples: int, what: str = "health.s
     for name in names:
         shard = remote_io.join(str(folder), name)
         for sample in remote_io.iter_tar_samples([shard]):
-            members = sorted((int(m.group(1)), key) for key in sample if (m := _FRAME.match(key)))
-            if len(members) < 2:
-                raise HealthDataError(f"{shard}: sample '{sample.get('__key__')}': expected frame0..frameK")
-            for index, key in members:
-                images.append(np.asarray(Image.open(io.BytesIO(sample[key])).convert("RGB")))
+            # The schema's one reader: it refuses a schema_version it does not know, in one line.
+            reader = SampleReader(sample, origin=shard)
+            for index in range(FRAMES_PER_SAMPLE):
+                images.append(reader.frame(index))
                 episodes.append(taken)
                 order.append(index)
             taken += 1

@@ -1,7 +1,7 @@
 """A shard written under a newer triplet schema_version is refused, with one line naming the shard and both
 versions, by every reader of shards: the schema's decoder, the training loader (through dynaflip-train, loader
-workers included) and ``dynaflip-extract visualize``. (The probe builder renders its frames from the simulator
-and reads no triplet shards.)"""
+workers included), ``dynaflip-probe health`` (the probes' reader of triplet shards) and ``dynaflip-extract
+visualize``. (The probe builder renders its frames from the simulator and reads no triplet shards.)"""
 
 from __future__ import annotations
 
@@ -81,3 +81,16 @@ def test_current_shards_still_read(tmp_path):
     folder = write_synthetic_shards(tmp_path / "current", shards=1, per_shard=2)
     triplet = decode_sample(first_sample(folder / "shard-000000.tar"))
     assert triplet.key == "syn-00000" and triplet.grid_size == 4
+
+
+def test_probe_health_refuses_a_newer_schema_version(newer_shards, tmp_path, capsys):
+    from dynaflip.eval.probe_cli import main as probe_main
+    from tests.helpers.probe_data import TINY_ENCODER
+
+    out = tmp_path / "health.json"
+    args = ["health", "--data", str(newer_shards), "--encoder", TINY_ENCODER, "--samples", "4", "--out", str(out)]
+    assert probe_main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert_refusal(err[0], newer_shards)
+    assert not out.exists()

@@ -24,6 +24,9 @@ class DataStep:
     extract_overrides: list[str] = field(default_factory=list)
     workers: int = 2
     first_seed: int | None = None  # first episode seed of the pre-training videos (None: the extractor's default)
+    # An existing extraction output to pre-train on instead of extracting: a local folder or a URL prefix
+    # (s3://bucket/prefix, gs://, https://, any fsspec URL), streamed as dynaflip-train streams it.
+    shards: str | None = None
 
 
 @dataclass

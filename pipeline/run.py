@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from dynaflip import remote_io
 from dynaflip.config import dump_yaml
 
 from .config import PipelineConfig, calibration_name
@@ -24,6 +25,16 @@ def _cli(module: str) -> list[str]:
 
 def output_root(config: PipelineConfig) -> Path:
     return Path(config.output_dir).resolve()
+
+
+def pretraining_data(config: PipelineConfig, out: Path) -> Path | str:
+    """Where the encoders pre-train: the run's own extraction folder, or ``data.shards`` as given (a local
+    folder, made absolute, or a URL prefix passed through untouched to the trainer and the visualiser)."""
+    if config.data.shards is None:
+        return out / "data" / "metaworld"
+    if remote_io.is_remote(config.data.shards):
+        return config.data.shards
+    return Path(config.data.shards).expanduser().resolve()
 
 
 def policy_encoders(config: PipelineConfig, runs: Path) -> dict[str, str]:
@@ -41,20 +52,24 @@ def run_pipeline(config: PipelineConfig, *, title: str = "DynaFLIP demo") -> Pat
     out = output_root(config)
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(config, out / "pipeline-config.yaml")
-    data, runs, results, report = out / "data" / "metaworld", out / "runs", out / "results", out / "report"
+    data, runs, results, report = pretraining_data(config, out), out / "runs", out / "results", out / "report"
     training_runs = config.run_names()
     encoders = policy_encoders(config, runs)
     steps = StepRunner(out_dir=out, cwd=Path.cwd(), total=6 + len(training_runs) + len(encoders))
     tasks = ",".join(config.data.tasks)
 
     seed_option = [] if config.data.first_seed is None else ["--seed", str(config.data.first_seed)]
-    steps.run(
-        "extract", "simulated robot videos -> triplet shards",
-        [*_cli("dynaflip.extract.cli"), "metaworld", "--out", data, "--tasks", tasks,
-         "--episodes-per-task", config.data.episodes_per_task, "--image-size", config.data.image_size,
-         "--workers", config.data.workers, *seed_option, *config.data.extract_overrides],
-        outputs=[data / "manifest.json"],
-    )  # fmt: skip
+    if config.data.shards is None:
+        steps.run(
+            "extract", "simulated robot videos -> triplet shards",
+            [*_cli("dynaflip.extract.cli"), "metaworld", "--out", data, "--tasks", tasks,
+             "--episodes-per-task", config.data.episodes_per_task, "--image-size", config.data.image_size,
+             "--workers", config.data.workers, *seed_option, *config.data.extract_overrides],
+            outputs=[data / "manifest.json"],
+        )  # fmt: skip
+    else:
+        steps.total -= 1
+        print(f"\npre-training data: {data} (data.shards; not extracted by this run)", flush=True)
     steps.run(
         "tracks", "draw example tracks and 3D flow",
         [*_cli("dynaflip.extract.cli"), "visualize", data, "--out", report / "tracks", "--count", "4"],

@@ -17,7 +17,7 @@ from dynaflip.hub.registry import load_registry
 from dynaflip.pipeline.config import Arm, PipelineConfig
 from dynaflip.pipeline.publish import NotACheckout, checkout_registry, install, publish
 from dynaflip.pipeline.recipes import find_recipe, shipped_recipes
-from dynaflip.pipeline.run import policy_encoders
+from dynaflip.pipeline.run import policy_encoders, pretraining_data
 from dynaflip.pipeline.steps import StepRunner
 from tests.helpers.hub_checkpoint import checkpoint_encoder, features, make_run
 
@@ -50,6 +50,19 @@ def test_arms_name_one_run_per_seed_and_the_baseline_resolves_to_a_run():
 def test_bad_pipeline_configs_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message):
         from_dict(PipelineConfig, data)
+
+
+def test_pretraining_data_is_the_runs_own_extraction_or_data_shards_as_given(tmp_path, monkeypatch):
+    """A study can pre-train on shards that live elsewhere: a URL prefix goes to the trainer and the visualiser
+    untouched (their remote reading is tested against real servers in test_remote_shards.py), a relative
+    folder is resolved against the working directory the run starts in."""
+    out = tmp_path / "run"
+    assert pretraining_data(PipelineConfig(), out) == out / "data" / "metaworld"
+    url = "s3://bucket/dynaflip/metaworld"
+    assert pretraining_data(from_dict(PipelineConfig, {"data": {"shards": url}}), out) == url
+    monkeypatch.chdir(tmp_path)
+    local = pretraining_data(from_dict(PipelineConfig, {"data": {"shards": "shards/mw"}}), out)
+    assert local == tmp_path / "shards" / "mw"
 
 
 def test_a_config_path_is_taken_as_written_when_it_exists_else_looked_up_among_the_shipped_recipes(

@@ -82,3 +82,11 @@ def test_severity_zero_is_no_shift_and_the_change_grows_with_severity(sim, name)
     assert changes[-1] == full  # NAME@1 is NAME
     assert changes[0] == 0.0 and all(a <= b for a, b in itertools.pairwise(changes)), changes
     assert changes[1] < changes[-1], changes
+
+
+def test_the_report_counts_a_level_split_as_its_shift_evaluated():
+    from dynaflip.eval.report.markdown import _shift_coverage
+
+    line = _shift_coverage(["id", "lighting@0.5", "camera"])
+    assert line.startswith("Policy shifts evaluated: lighting@0.5, camera;")
+    assert "not evaluated in this run: table, distractors, occlusion." in line

@@ -103,3 +103,17 @@ def test_generation_checks_its_inputs(tmp_path):
         generate_episodes(["reach"], episodes_per_task=1, out_dir=tmp_path)
     with pytest.raises(ValueError, match="even"):
         generate_episodes(["reach-v3"], episodes_per_task=1, out_dir=tmp_path, image_size=(33, 32))
+
+
+def test_a_shift_below_full_severity_is_recorded_with_its_level(tmp_path, episode):
+    import dataclasses
+
+    from dynaflip.sim.shifts import sample_shift
+
+    shifted = dataclasses.replace(episode, shift=sample_shift("lighting@0.5", seed=4))
+    paths = write_episode(shifted, tmp_path)
+    name = episode_name("reach-v3", 3, shift="lighting@0.5")
+    assert "." not in name and paths[".mp4"] == tmp_path / f"{name}.mp4"  # no dot: a shard key splits on dots
+    assert json.loads(paths[".json"].read_text())["shift"] == "lighting@0.5"
+    back = read_episode(tmp_path, name)
+    assert back.shift == shifted.shift and back.shift.label == "lighting@0.5"

@@ -29,8 +29,9 @@ SEGMENTATION_SUFFIX = ".seg.npz"
 
 
 def episode_name(task: str, seed: int, *, shift: str | None = None) -> str:
-    """The file stem of an episode, e.g. ``pick-place-v3_seed000007`` or ``..._occlusion_seed000007``."""
-    middle = f"_{shift}" if shift else ""
+    """The file stem of an episode, e.g. ``pick-place-v3_seed000007``, ``..._occlusion_seed000007`` or, for a
+    shift below full severity (``occlusion@0.5``), ``..._occlusion-at-0p5_seed000007`` (no dot: shard keys)."""
+    middle = f"_{shift.replace('@', '-at-').replace('.', 'p')}" if shift else ""
     return f"{task}{middle}_seed{int(seed):06d}"
 
 
@@ -80,7 +81,7 @@ def write_episode(episode: Episode, folder: str | Path, *, name: str | None = No
     paths by suffix.
     """
     folder = Path(folder)
-    shift_name = episode.shift.name if episode.shift is not None else None
+    shift_name = episode.shift.label if episode.shift is not None else None
     name = name or episode_name(episode.task, episode.seed, shift=shift_name)
     paths = {suffix: folder / f"{name}{suffix}" for suffix in SUFFIXES}
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ def _sidecar(episode: Episode) -> dict[str, Any]:
         "task": episode.task,
         "seed": int(episode.seed),
         "camera": episode.camera,
-        "shift": None if episode.shift is None else episode.shift.name,
+        "shift": None if episode.shift is None else episode.shift.label,  # NAME@SEVERITY below full severity
         "shift_seed": None if episode.shift is None else int(episode.shift.seed),
         "source": "metaworld",
         "num_frames": episode.num_frames,

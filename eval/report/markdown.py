@@ -217,10 +217,12 @@ def _intro(report: dict[str, Any], policy: PolicyStatistics | None) -> list[str]
 
 def _shift_coverage(splits: list[str]) -> str:
     """Which of the simulator's visual shifts this table evaluated and which it skipped, said plainly."""
-    from dynaflip.sim.shifts import SHIFTS  # names only: no simulator is imported
+    from dynaflip.sim.shifts import SEVERITY_SEPARATOR, SHIFTS  # names only: no simulator is imported
 
-    evaluated = [split for split in splits if split in SHIFTS]
-    skipped = [name for name in SHIFTS if name not in evaluated]
+    # A split is a shift at full severity (``lighting``) or at a calibrated level (``lighting@0.5``).
+    evaluated = [split for split in splits if split.partition(SEVERITY_SEPARATOR)[0] in SHIFTS]
+    bases = {split.partition(SEVERITY_SEPARATOR)[0] for split in evaluated}
+    skipped = [name for name in SHIFTS if name not in bases]
     listed = ", ".join(evaluated) or "none (in distribution only)"
     return f"Policy shifts evaluated: {listed}; not evaluated in this run: {', '.join(skipped) or 'none'}."
 

@@ -21,6 +21,7 @@ no camera motion.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,16 +142,18 @@ def estimate_camera_motion(
     With ``keep_static_ratio``, no camera motion is tested first: it is kept (method "none", decision
     "no-motion-kept") when it passes the same two minimums and explains at least ``keep_static_ratio`` times as
     many points as the fitted motion; the fit is skipped when no fit could explain enough more."""
+    fit = functools.partial(
+        _fit_camera_motion,
+        tracks2d,
+        visibility,
+        reference,
+        intrinsics,
+        threshold_pixels=threshold_pixels,
+        min_static_points=min_static_points,
+        min_static_fraction=min_static_fraction,
+    )
     if keep_static_ratio is None:
-        return _fit_camera_motion(
-            tracks2d,
-            visibility,
-            reference,
-            intrinsics,
-            threshold_pixels=threshold_pixels,
-            min_static_points=min_static_points,
-            min_static_fraction=min_static_fraction,
-        )
+        return fit()
     still = static_camera(tracks2d, visibility, reference, intrinsics, threshold_pixels=threshold_pixels)
     usable = (visibility & (reference.valid if reference is not None else True))[1:]
     tracked = usable.sum(axis=1)
@@ -161,15 +164,7 @@ def estimate_camera_motion(
         still.decision = NO_MOTION_KEPT  # no fit can explain 1 / keep_static_ratio times as many points
         return still
     try:
-        motion = _fit_camera_motion(
-            tracks2d,
-            visibility,
-            reference,
-            intrinsics,
-            threshold_pixels=threshold_pixels,
-            min_static_points=min_static_points,
-            min_static_fraction=min_static_fraction,
-        )
+        motion = fit()
     except EgoMotionFailed:
         if not enough:
             raise

@@ -138,34 +138,11 @@ def run_extraction(
     """Extract ``items`` into ``out_dir``. ``notify`` receives what the run says at its start (default:
     printed to stderr); a setting that cannot produce samples raises ValueError before any work."""
     start = time.perf_counter()
+    options = dict(config=config, source=source, workers=workers, num_nodes=num_nodes, node_rank=node_rank)
+    options.update(limit=limit, overwrite=overwrite, progress=progress, notify=notify)
     if remote_io.is_remote(str(out_dir)):
-        return _run_into_remote(
-            items,
-            url=str(out_dir),
-            config=config,
-            source=source,
-            workers=workers,
-            num_nodes=num_nodes,
-            node_rank=node_rank,
-            limit=limit,
-            overwrite=overwrite,
-            progress=progress,
-            notify=notify,
-        )
-    return _run(
-        items,
-        out_dir=Path(out_dir),
-        config=config,
-        source=source,
-        workers=workers,
-        num_nodes=num_nodes,
-        node_rank=node_rank,
-        limit=limit,
-        overwrite=overwrite,
-        progress=progress,
-        notify=notify,
-        start=start,
-    )
+        return _run_into_remote(items, url=str(out_dir), **options)
+    return _run(items, out_dir=Path(out_dir), start=start, **options)
 
 
 def _run_into_remote(items: Iterable[ClipSpec | SkippedClip], *, url: str, **options: Any) -> Summary:

@@ -9,6 +9,7 @@ to mean something) every point is lost there, as at a shot cut.
 
 from __future__ import annotations
 
+import abc
 import itertools
 
 import cv2
@@ -20,7 +21,7 @@ from .base import TrackResult, validate_inputs
 MIN_POINTS_FOR_CUT = 20
 
 
-class ChainedTracker:
+class ChainedTracker(abc.ABC):
     """Base of the step-chaining trackers; subclasses set ``track_stride`` and implement ``_step``."""
 
     max_step_loss: float = 1.0  # 1: never treat a step as a cut
@@ -75,11 +76,11 @@ class ChainedTracker:
             previous = current
         return TrackResult(tracks=tracks, visibility=visibility)
 
+    @abc.abstractmethod
     def _step(
         self, previous: np.ndarray, current: np.ndarray, points: np.ndarray, *, width: int, height: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Move ``points`` (M, 2) from gray ``previous`` to ``current``; returns new positions and which are good."""
-        raise NotImplementedError
 
 
 def gray(frame: np.ndarray) -> np.ndarray:
